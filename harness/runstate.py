@@ -1,0 +1,192 @@
+"""Run-state files: what a live mesh owns, so the next run can reap it if its runner died.
+
+    <state_dir>/runs/<run_id>/state.json   owner (pid + start time), processes, extra resources
+    <state_dir>/runs/<run_id>/logs/        one log file per process
+
+A process is identified by its pid *and* its start time (field 22 of /proc/PID/stat), so a
+recycled pid is never killed by mistake. Each mesh process leads its own process group, so
+killing the group also takes any children it spawned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["ProcessRecord", "RunRecord", "kill_group", "process_start_ticks", "reap_leftovers"]
+
+KEEP_LOG_DIRS = 20
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":  # a zombie has exited; only its exit status is left to collect
+        return None
+    return int(fields[19])
+
+
+def _same_process(pid: int, ticks: int) -> bool:
+    return process_start_ticks(pid) == ticks
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """One process a mesh started; it leads its own process group."""
+
+    name: str
+    pid: int
+    ticks: int
+
+
+@dataclass
+class RunRecord:
+    """The state file of one mesh; rewritten atomically on every change."""
+
+    run_id: str
+    dir: Path
+    owner_pid: int
+    owner_ticks: int
+    detached: bool = False
+    processes: list[ProcessRecord] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, state_dir: Path, *, detached: bool = False) -> RunRecord:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = state_dir / "runs" / run_id
+        (run_dir / "logs").mkdir(parents=True)
+        pid = os.getpid()
+        rec = cls(run_id=run_id, dir=run_dir, owner_pid=pid,
+                  owner_ticks=process_start_ticks(pid) or 0, detached=detached)
+        rec.save()
+        return rec
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "state.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.dir / "logs"
+
+    def add_process(self, name: str, pid: int) -> ProcessRecord:
+        rec = ProcessRecord(name=name, pid=pid, ticks=process_start_ticks(pid) or 0)
+        self.processes.append(rec)
+        self.save()
+        return rec
+
+    def drop_process(self, pid: int) -> None:
+        self.processes = [p for p in self.processes if p.pid != pid]
+        self.save()
+
+    def add_resource(self, **resource: Any) -> None:
+        self.resources.append(resource)
+        self.save()
+
+    def save(self) -> None:
+        data = {
+            "run_id": self.run_id,
+            "owner_pid": self.owner_pid,
+            "owner_ticks": self.owner_ticks,
+            "detached": self.detached,
+            "processes": [asdict(p) for p in self.processes],
+            "resources": self.resources,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.path)  # atomic: a reaper never reads half a file
+
+    def close(self) -> None:
+        """The mesh is down: forget its state, keep its logs."""
+        self.path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> RunRecord:
+        data = json.loads(path.read_text())
+        return cls(
+            run_id=data["run_id"],
+            dir=path.parent,
+            owner_pid=data["owner_pid"],
+            owner_ticks=data["owner_ticks"],
+            detached=data.get("detached", False),
+            processes=[ProcessRecord(**p) for p in data.get("processes", [])],
+            resources=list(data.get("resources", [])),
+        )
+
+
+ResourceReaper = Callable[[dict[str, Any]], str | None]
+
+
+def reap_leftovers(
+    state_dir: Path,
+    *,
+    include_detached: bool = False,
+    resource_reapers: dict[str, ResourceReaper] | None = None,
+) -> list[str]:
+    """Kill what meshes of dead runners left behind; return one line per thing cleaned."""
+    runs = state_dir / "runs"
+    cleaned: list[str] = []
+    if not runs.is_dir():
+        return cleaned
+    for path in sorted(runs.glob("*/state.json")):
+        try:
+            rec = RunRecord.load(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # unreadable state: nothing we could act on
+            continue
+        if rec.detached and not include_detached:
+            continue
+        if not rec.detached and _same_process(rec.owner_pid, rec.owner_ticks):
+            continue  # a live mesh of another runner: not ours to touch
+        cleaned.extend(_reap(rec, resource_reapers or {}))
+    _prune_log_dirs(runs)
+    return cleaned
+
+
+def kill_group(pid: int, ticks: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal the process group led by (pid, ticks) if that process still exists."""
+    if not _same_process(pid, ticks):
+        return False
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        os.kill(pid, sig)
+    return True
+
+
+def _reap(rec: RunRecord, resource_reapers: dict[str, ResourceReaper]) -> list[str]:
+    why = "detached mesh" if rec.detached else f"runner pid {rec.owner_pid} is gone"
+    cleaned = []
+    for p in rec.processes:
+        if kill_group(p.pid, p.ticks):
+            cleaned.append(f"killed {p.name} (pid {p.pid}) left by run {rec.run_id} ({why})")
+    for res in rec.resources:
+        reaper = resource_reapers.get(res.get("kind", ""))
+        if reaper is not None:
+            line = reaper(res)
+            if line:
+                cleaned.append(f"{line} left by run {rec.run_id} ({why})")
+    rec.close()
+    return cleaned
+
+
+def _prune_log_dirs(runs: Path) -> None:
+    dirs = sorted(d for d in runs.iterdir() if d.is_dir() and not (d / "state.json").exists())
+    for d in dirs[:-KEEP_LOG_DIRS]:
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,462 @@
+"""The topology: one validated declaration of services, edges and journeys (pure, no I/O but reading the file).
+
+A topology is written in TOML (or built in Python) and read by both runtimes:
+
+    [mesh]      name, brittle knobs the services understand, leak patterns
+    [services]  how each service starts locally, its health check, its compose name
+    [edges]     "caller->callee": the env var that carries callee's address into caller
+    [journeys]  user-visible flows: entry request, edges crossed, time budget, contracts
+
+Every problem is reported as `InvalidTopology` naming the field, e.g.
+`edges."gateway->auht": unknown service 'auht'; services are: auth, gateway, redis`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import InvalidTopology
+
+__all__ = [
+    "VERDICTS",
+    "Edge",
+    "Journey",
+    "Service",
+    "Topology",
+    "load_topology",
+    "parse_edge_name",
+]
+
+VERDICTS = ("full", "degraded", "failed_fast", "hung", "wrong")
+NEVER_ACCEPTABLE = frozenset({"hung", "wrong"})
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_EDGE = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>]+)\s*$")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process (local) or container (compose) with a health check."""
+
+    name: str
+    command: tuple[str, ...] = ()
+    health: str = "/health"
+    port_env: str = "PORT"
+    env: Mapping[str, str] = field(default_factory=dict)
+    start_timeout_s: float = 10.0
+    compose_service: str = ""
+    container_port: int = 8000
+
+    @property
+    def http(self) -> bool:
+        """True when health (and journeys) speak HTTP; False for a raw TCP check."""
+        return self.health != "tcp"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A dependency `caller -> callee`; each gets its own Toxiproxy proxy."""
+
+    caller: str
+    callee: str
+    env: str
+    url: str = "http://{host}:{port}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.caller}->{self.callee}"
+
+    def address(self, host: str, port: int) -> str:
+        """The value of `env` for a proxy listening on host:port."""
+        return self.url.format(host=host, port=port)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A user-visible flow: one entry request, the edges it crosses, its time budget."""
+
+    name: str
+    service: str
+    path: str
+    edges: tuple[str, ...]
+    budget_ms: int
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    expect_status: tuple[int, ...] = (200,)
+    expect_body: str = ""
+    contracts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The whole declaration; construct with `Topology.build` or `load_topology`."""
+
+    name: str
+    services: Mapping[str, Service]
+    edges: Mapping[str, Edge]
+    journeys: Mapping[str, Journey]
+    root: Path = Path(".")
+    knobs: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    leak_patterns: tuple[str, ...] = ()
+    degraded_header: str = "x-cascade-degraded"
+    config_service: str = ""
+
+    # -- queries (pure) --------------------------------------------------
+
+    def edge(self, name: str) -> Edge:
+        """The edge called `name` ("a->b", spaces allowed), or InvalidTopology listing the edges."""
+        caller, callee = parse_edge_name(name)
+        key = f"{caller}->{callee}"
+        if key not in self.edges:
+            raise InvalidTopology(f"unknown edge {name!r}; edges are: {', '.join(sorted(self.edges))}")
+        return self.edges[key]
+
+    def service(self, name: str) -> Service:
+        if name not in self.services:
+            raise InvalidTopology(
+                f"unknown service {name!r}; services are: {', '.join(sorted(self.services))}"
+            )
+        return self.services[name]
+
+    def journey(self, name: str) -> Journey:
+        if name not in self.journeys:
+            raise InvalidTopology(
+                f"unknown journey {name!r}; journeys are: {', '.join(sorted(self.journeys))}"
+            )
+        return self.journeys[name]
+
+    def edges_from(self, service: str) -> tuple[Edge, ...]:
+        return tuple(e for e in self.edges.values() if e.caller == service)
+
+    def edges_of(self, service: str) -> tuple[Edge, ...]:
+        """Every edge into or out of `service` (what a partition cuts)."""
+        return tuple(e for e in self.edges.values() if service in (e.caller, e.callee))
+
+    def digest(self) -> str:
+        """A short stable hash of the declaration, recorded in journals."""
+        blob = json.dumps(_plain(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    # -- construction ----------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], root: Path | str = ".") -> Topology:
+        """Build and validate from the TOML shape; every problem names its field."""
+        return _parse(data, Path(root))
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology TOML file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InvalidTopology(f"cannot read topology {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidTopology(f"{p}: not valid TOML: {exc}") from None
+    return _parse(data, p.resolve().parent)
+
+
+def parse_edge_name(name: object) -> tuple[str, str]:
+    """Split "caller->callee" into its two service names."""
+    if not isinstance(name, str):
+        raise InvalidTopology(f"an edge name must be a string like 'timeline->media', got {name!r}")
+    m = _EDGE.match(name)
+    if not m:
+        raise InvalidTopology(f"edge {name!r} is not of the form 'caller->callee'")
+    return m.group(1), m.group(2)
+
+
+# -- parsing and validation ----------------------------------------------
+
+
+def _parse(data: Mapping[str, Any], root: Path) -> Topology:
+    if not isinstance(data, Mapping):
+        raise InvalidTopology(f"a topology must be a table, got {type(data).__name__}")
+    _only(data, "topology", {"mesh", "services", "edges", "journeys"})
+    mesh = _table(data, "mesh", "mesh", required=False)
+    _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service"})
+    name = _str(mesh, "name", "mesh", default="mesh")
+    knobs = _str_list(mesh, "knobs", "mesh")
+    for k in knobs:
+        if not _NAME.match(k):
+            raise InvalidTopology(f"mesh.knobs: {k!r} is not a valid knob name (lowercase, digits, _ or -)")
+    env = _env_table(mesh, "env", "mesh")
+
+    services_raw = _table(data, "services", "topology")
+    if not services_raw:
+        raise InvalidTopology("services: a topology needs at least one service")
+    services = {n: _service(n, s) for n, s in services_raw.items()}
+    config_service = mesh.get("config_service", "")
+    if config_service and config_service not in services:
+        raise InvalidTopology(
+            f"mesh.config_service: unknown service {config_service!r}; services are: {', '.join(sorted(services))}"
+        )
+
+    edges: dict[str, Edge] = {}
+    for key, e in _table(data, "edges", "topology", required=False).items():
+        edge = _edge(key, e, services)
+        if edge.name in edges:
+            raise InvalidTopology(f"edges.{key!r}: duplicate of edge {edge.name!r}")
+        edges[edge.name] = edge
+    _check_env_collisions(edges, services)
+    _check_acyclic(edges)
+
+    journeys = {
+        n: _journey(n, j, services, edges)
+        for n, j in _table(data, "journeys", "topology", required=False).items()
+    }
+    return Topology(
+        name=name,
+        services=services,
+        edges=edges,
+        journeys=journeys,
+        root=root,
+        knobs=tuple(knobs),
+        env=env,
+        leak_patterns=tuple(_str_list(mesh, "leak_patterns", "mesh")),
+        degraded_header=_str(mesh, "degraded_header", "mesh", default="x-cascade-degraded").lower(),
+        config_service=_str(mesh, "config_service", "mesh", default=""),
+    )
+
+
+def _service(name: str, s: Any) -> Service:
+    where = f"services.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidTopology(f"{where}: service names are lowercase letters, digits, _ or - (got {name!r})")
+    if not isinstance(s, Mapping):
+        raise InvalidTopology(f"{where}: must be a table, got {s!r}")
+    _only(s, where, {"command", "health", "port_env", "env", "start_timeout_s", "compose_service", "container_port"})
+    command = _str_list(s, "command", where)
+    health = _str(s, "health", where, default="/health")
+    if health != "tcp" and not health.startswith("/"):
+        raise InvalidTopology(f"{where}.health: must be an HTTP path like '/health' or 'tcp', got {health!r}")
+    port_env = _str(s, "port_env", where, default="PORT")
+    if not _ENV.match(port_env):
+        raise InvalidTopology(f"{where}.port_env: {port_env!r} is not an environment variable name")
+    timeout = s.get("start_timeout_s", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+        raise InvalidTopology(f"{where}.start_timeout_s: must be a number in (0, 600], got {timeout!r}")
+    cport = s.get("container_port", 8000)
+    if isinstance(cport, bool) or not isinstance(cport, int) or not 0 < cport < 65536:
+        raise InvalidTopology(f"{where}.container_port: must be a port number, got {cport!r}")
+    return Service(
+        name=name,
+        command=tuple(command),
+        health=health,
+        port_env=port_env,
+        env=_env_table(s, "env", where),
+        start_timeout_s=float(timeout),
+        compose_service=_str(s, "compose_service", where, default=name),
+        container_port=cport,
+    )
+
+
+def _edge(key: str, e: Any, services: Mapping[str, Service]) -> Edge:
+    where = f"edges.{key!r}"
+    try:
+        caller, callee = parse_edge_name(key)
+    except InvalidTopology as exc:
+        raise InvalidTopology(f"{where}: {exc}") from None
+    for svc in (caller, callee):
+        if svc not in services:
+            raise InvalidTopology(
+                f"{where}: unknown service {svc!r}; services are: {', '.join(sorted(services))}"
+            )
+    if caller == callee:
+        raise InvalidTopology(f"{where}: a service cannot depend on itself")
+    if not isinstance(e, Mapping):
+        raise InvalidTopology(f"{where}: must be a table like {{ env = \"MEDIA_URL\" }}, got {e!r}")
+    _only(e, where, {"env", "url"})
+    env = _str(e, "env", where)
+    if not _ENV.match(env):
+        raise InvalidTopology(f"{where}.env: {env!r} is not an environment variable name")
+    url = _str(e, "url", where, default="http://{host}:{port}")
+    try:
+        url.format(host="h", port=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InvalidTopology(f"{where}.url: bad template {url!r} ({exc}); use {{host}} and {{port}}") from None
+    if "{port}" not in url:
+        raise InvalidTopology(f"{where}.url: template {url!r} must contain {{port}}")
+    return Edge(caller=caller, callee=callee, env=env, url=url)
+
+
+def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[str, Edge]) -> Journey:
+    where = f"journeys.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidTopology(f"{where}: journey names are lowercase letters, digits, _ or - (got {name!r})")
+    if not isinstance(j, Mapping):
+        raise InvalidTopology(f"{where}: must be a table, got {j!r}")
+    _only(j, where, {"service", "method", "path", "headers", "json", "edges", "budget_ms",
+                     "expect_status", "expect_body", "contracts", "description"})
+    service = _str(j, "service", where)
+    if service not in services:
+        raise InvalidTopology(f"{where}.service: unknown service {service!r}; services are: {', '.join(sorted(services))}")
+    if not services[service].http:
+        raise InvalidTopology(f"{where}.service: {service!r} is checked over raw TCP; a journey needs an HTTP service")
+    method = _str(j, "method", where, default="GET").upper()
+    if method not in _METHODS:
+        raise InvalidTopology(f"{where}.method: {method!r} is not one of {', '.join(sorted(_METHODS))}")
+    path = _str(j, "path", where)
+    if not path.startswith("/"):
+        raise InvalidTopology(f"{where}.path: must start with '/', got {path!r}")
+    crossed = []
+    for raw in _str_list(j, "edges", where):
+        try:
+            a, b = parse_edge_name(raw)
+        except InvalidTopology as exc:
+            raise InvalidTopology(f"{where}.edges: {exc}") from None
+        if f"{a}->{b}" not in edges:
+            raise InvalidTopology(f"{where}.edges: unknown edge {raw!r}; edges are: {', '.join(sorted(edges))}")
+        crossed.append(f"{a}->{b}")
+    budget = j.get("budget_ms")
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= 600_000:
+        raise InvalidTopology(f"{where}.budget_ms: must be a whole number of milliseconds in (0, 600000], got {budget!r}")
+    status = j.get("expect_status", [200])
+    if isinstance(status, int) and not isinstance(status, bool):
+        status = [status]
+    if (not isinstance(status, list) or not status
+            or any(isinstance(x, bool) or not isinstance(x, int) or not 100 <= x <= 599 for x in status)):
+        raise InvalidTopology(f"{where}.expect_status: must be an HTTP status or a list of them, got {status!r}")
+    contracts: dict[str, frozenset[str]] = {}
+    for target, verdicts in _table(j, "contracts", where, required=False).items():
+        cwhere = f"{where}.contracts.{target!r}"
+        if target not in services:
+            try:
+                a, b = parse_edge_name(target)
+            except InvalidTopology:
+                a = b = ""
+            if f"{a}->{b}" not in edges:
+                raise InvalidTopology(f"{cwhere}: not an edge or a service of this topology")
+            target = f"{a}->{b}"
+        vs = _str_list({"v": verdicts}, "v", cwhere)
+        bad = [v for v in vs if v not in VERDICTS]
+        if bad:
+            raise InvalidTopology(f"{cwhere}: unknown verdict {bad[0]!r}; verdicts are: {', '.join(VERDICTS)}")
+        never = NEVER_ACCEPTABLE.intersection(vs)
+        if never:
+            raise InvalidTopology(f"{cwhere}: {sorted(never)[0]!r} is never an acceptable verdict")
+        contracts[target] = frozenset(vs)
+    return Journey(
+        name=name,
+        service=service,
+        path=path,
+        edges=tuple(crossed),
+        budget_ms=budget,
+        method=method,
+        headers=_env_table(j, "headers", where, keys=None),
+        json=j.get("json"),
+        expect_status=tuple(status),
+        expect_body=_str(j, "expect_body", where, default=""),
+        contracts=contracts,
+        description=_str(j, "description", where, default=""),
+    )
+
+
+def _check_env_collisions(edges: Mapping[str, Edge], services: Mapping[str, Service]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for e in edges.values():
+        key = (e.caller, e.env)
+        if key in seen:
+            raise InvalidTopology(
+                f"edges.{e.name!r}.env: {e.env!r} is already used by edge {seen[key]!r}; each edge of a caller needs its own variable"
+            )
+        if e.env == services[e.caller].port_env:
+            raise InvalidTopology(f"edges.{e.name!r}.env: {e.env!r} is {e.caller}'s own port variable")
+        seen[key] = e.name
+
+
+def _check_acyclic(edges: Mapping[str, Edge]) -> None:
+    graph: dict[str, list[str]] = {}
+    for e in edges.values():
+        graph.setdefault(e.caller, []).append(e.callee)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+                raise InvalidTopology(f"edges: dependency cycle {' -> '.join(cycle)}; edges must form a DAG")
+            if nxt not in state:
+                visit(nxt, path + [node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+
+
+# -- small typed readers ---------------------------------------------------
+
+
+def _only(table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise InvalidTopology(f"{where}: unknown field {key!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _table(table: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> Mapping[str, Any]:
+    value = table.get(key)
+    if value is None:
+        if required:
+            raise InvalidTopology(f"{where}: missing [{key}] table")
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidTopology(f"{where}.{key}: must be a table, got {value!r}")
+    return value
+
+
+def _str(table: Mapping[str, Any], key: str, where: str, *, default: str | None = None) -> str:
+    if key not in table and default is not None:
+        return default  # optional fields may default to ""
+    value = table.get(key)
+    if value is None:
+        raise InvalidTopology(f"{where}: missing field {key!r}")
+    if not isinstance(value, str) or not value:
+        raise InvalidTopology(f"{where}.{key}: must be a non-empty string, got {value!r}")
+    return value
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+        raise InvalidTopology(f"{where}.{key}: must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def _env_table(table: Mapping[str, Any], key: str, where: str, *, keys: re.Pattern[str] | None = _ENV) -> dict[str, str]:
+    value = _table(table, key, where, required=False)
+    out = {}
+    for k, v in value.items():
+        if keys is not None and not keys.match(k):
+            raise InvalidTopology(f"{where}.{key}: {k!r} is not an environment variable name")
+        if not isinstance(v, str):
+            raise InvalidTopology(f"{where}.{key}.{k}: values must be strings, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _plain(topo: Topology) -> dict[str, Any]:
+    return {
+        "name": topo.name,
+        "knobs": topo.knobs,
+        "services": {n: vars(s) for n, s in sorted(topo.services.items())},
+        "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
+        "journeys": {
+            n: {**vars(j), "contracts": {k: sorted(v) for k, v in j.contracts.items()}}
+            for n, j in sorted(topo.journeys.items())
+        },
+    }
