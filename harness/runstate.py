@@ -182,6 +182,8 @@ def _reap(rec: RunRecord, resource_reapers: dict[str, ResourceReaper]) -> list[s
             line = reaper(res)
             if line:
                 cleaned.append(f"{line} left by run {rec.run_id} ({why})")
+    if not cleaned:
+        cleaned.append(f"forgot run {rec.run_id} ({why}; its processes had already exited)")
     rec.close()
     return cleaned
 

@@ -27,6 +27,7 @@ __all__ = [
     "VERDICTS",
     "Edge",
     "Journey",
+    "Readback",
     "Service",
     "Topology",
     "load_topology",
@@ -79,6 +80,15 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class Readback:
+    """How to read back a write a journey acknowledged: GET service path with {id} from the answer."""
+
+    service: str
+    path: str
+    id_field: str = "id"
+
+
+@dataclass(frozen=True)
 class Journey:
     """A user-visible flow: one entry request, the edges it crosses, its time budget."""
 
@@ -94,6 +104,7 @@ class Journey:
     expect_body: str = ""
     contracts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
+    readback: Readback | None = None
 
 
 @dataclass(frozen=True)
@@ -300,7 +311,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
     if not isinstance(j, Mapping):
         raise InvalidTopology(f"{where}: must be a table, got {j!r}")
     _only(j, where, {"service", "method", "path", "headers", "json", "edges", "budget_ms",
-                     "expect_status", "expect_body", "contracts", "description"})
+                     "expect_status", "expect_body", "contracts", "description", "readback"})
     service = _str(j, "service", where)
     if service not in services:
         raise InvalidTopology(f"{where}.service: unknown service {service!r}; services are: {', '.join(sorted(services))}")
@@ -349,6 +360,18 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         if never:
             raise InvalidTopology(f"{cwhere}: {sorted(never)[0]!r} is never an acceptable verdict")
         contracts[target] = frozenset(vs)
+    readback = None
+    if "readback" in j:
+        rb = _table(j, "readback", where)
+        rwhere = f"{where}.readback"
+        _only(rb, rwhere, {"service", "path", "id_field"})
+        rservice = _str(rb, "service", rwhere)
+        if rservice not in services or not services[rservice].http:
+            raise InvalidTopology(f"{rwhere}.service: {rservice!r} is not an HTTP service of this topology")
+        rpath = _str(rb, "path", rwhere)
+        if not rpath.startswith("/") or "{id}" not in rpath:
+            raise InvalidTopology(f"{rwhere}.path: must start with '/' and contain {{id}}, got {rpath!r}")
+        readback = Readback(rservice, rpath, _str(rb, "id_field", rwhere, default="id"))
     return Journey(
         name=name,
         service=service,
@@ -362,6 +385,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         expect_body=_str(j, "expect_body", where, default=""),
         contracts=contracts,
         description=_str(j, "description", where, default=""),
+        readback=readback,
     )
 
 
@@ -456,7 +480,8 @@ def _plain(topo: Topology) -> dict[str, Any]:
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {
-            n: {**vars(j), "contracts": {k: sorted(v) for k, v in j.contracts.items()}}
+            n: {**vars(j), "contracts": {k: sorted(v) for k, v in j.contracts.items()},
+                "readback": vars(j.readback) if j.readback else None}
             for n, j in sorted(topo.journeys.items())
         },
     }

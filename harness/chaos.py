@@ -1,0 +1,294 @@
+"""The per-test injector: applies faults, records them on the timeline, and always reverts them.
+
+    with chaos.inject(Latency("timeline->media", ms=2_000)):
+        home = mesh.journey("home")            # the fault lives only inside this block
+
+    with chaos.schedule(Scheduled(Latency("timeline->media", ms=800), at=0.2, for_=1.0),
+                        *flapping(Down("timeline->redis"), start=0.0, down_s=0.2, up_s=0.2, times=3)):
+        ...                                    # faults come and go on the run's clock
+
+Every fault is validated against the topology before the first one is applied. Revert runs on
+normal exit, on an exception, on Ctrl-C; `revert_all()` (the fixture's teardown) catches anything
+left and raises `RevertFailed` naming each fault it could not undo, after trying them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .apply import apply_fault
+from .assertions import ChaosAssertions
+from .errors import HarnessError, InvalidFault, RevertFailed
+from .observe import Recovery, run_journeys
+from .verdicts import Observation
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+__all__ = ["Chaos", "Scheduled", "TimelineEvent", "flapping"]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One line of the fault timeline: seconds since the chaos started, what happened, to what."""
+
+    t_s: float
+    action: str  # applied | reverted | apply_failed | revert_failed
+    fault: str
+    kind: str
+    targets: tuple[str, ...]
+    detail: str = ""
+
+    def line(self) -> str:
+        extra = f"  ({self.detail})" if self.detail else ""
+        return f"+{self.t_s:7.3f}s  {self.action:<13} {self.fault}{extra}"
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A fault applied `at` seconds into a schedule and reverted `for_` seconds later."""
+
+    fault: Any
+    at: float = 0.0
+    for_: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("at", "for_"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidFault(f"Scheduled.{name} must be a number of seconds >= 0, got {value!r}")
+
+
+def flapping(fault: Any, *, start: float = 0.0, down_s: float, up_s: float, times: int) -> list[Scheduled]:
+    """The same fault on and off `times` times: a flapping dependency."""
+    if times < 1:
+        raise InvalidFault(f"flapping.times must be >= 1, got {times}")
+    return [Scheduled(fault, at=start + i * (down_s + up_s), for_=down_s) for i in range(times)]
+
+
+@dataclass
+class _Active:
+    fault: Any
+    undo: Callable[[], None]
+
+
+# Worst first: while faults are active, the worst verdict a journey showed is the one judged.
+_SEVERITY = {"wrong": 4, "hung": 3, "failed_fast": 2, "degraded": 1, "full": 0}
+
+
+class Chaos(ChaosAssertions):
+    """Applies faults to one mesh, keeps the timeline, and guarantees revert.
+
+    With `observe=True` (the fixture's default) it also records every journey observation
+    made while faults are active, sweeps the journeys not yet seen just before a block's
+    faults are reverted, and snapshots the services' counters at the first fault, so the
+    assertions of `ChaosAssertions` have a during-picture of the whole mesh.
+    """
+
+    def __init__(self, mesh: Mesh, *, observe: bool = True, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.mesh = mesh
+        self.clock = clock
+        self.sleep = sleep
+        self.t0 = clock()
+        self.timeline: list[TimelineEvent] = []
+        self.observe = observe
+        self.during: dict[str, Observation] = {}
+        self.after: dict[str, Observation] = {}
+        self.recovery: Recovery | None = None
+        self.counters_before: dict[str, dict[str, Any]] = {}
+        self._active: list[_Active] = []
+        self._lock = threading.RLock()
+        self._unsubscribe = mesh.subscribe(self._on_observation) if observe else (lambda: None)
+
+    def close(self) -> None:
+        """Stop recording observations (the fixture calls this after revert_all)."""
+        self._unsubscribe()
+
+    # -- one-shot injection ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def inject(self, *faults: Any) -> Iterator[Chaos]:
+        """Apply every fault (all validated first); revert them all when the block ends."""
+        self.validate(*faults)
+        applied: list[_Active] = []
+        try:
+            for fault in faults:
+                applied.append(self._apply(fault))
+            yield self
+            if self.observe:
+                self.sweep()
+        finally:
+            self._revert_many(reversed(applied))
+
+    def sweep(self) -> dict[str, Observation]:
+        """Run, once and in parallel, every journey not yet observed while the current faults are active."""
+        with self._lock:
+            missing = [n for n in self.mesh.topology.journeys if n not in self.during]
+        return run_journeys(self.mesh, missing) if missing else {}
+
+    def apply(self, fault: Any) -> None:
+        """Apply a fault that stays until `revert_all()` (the fixture's teardown at the latest)."""
+        self.validate(fault)
+        self._apply(fault)
+
+    def validate(self, *faults: Any) -> None:
+        for fault in faults:
+            if not hasattr(fault, "validate") or not hasattr(fault, "describe"):
+                raise InvalidFault(f"{fault!r} is not a fault; build one from harness.faults (e.g. Latency(...))")
+            fault.validate(self.mesh.topology)
+
+    def revert_all(self) -> None:
+        """Revert whatever is still applied, newest first; raise RevertFailed if any revert failed."""
+        with self._lock:
+            leftovers = list(reversed(self._active))
+        self._revert_many(leftovers)
+
+    @property
+    def active(self) -> tuple[Any, ...]:
+        with self._lock:
+            return tuple(a.fault for a in self._active)
+
+    def faulted(self) -> tuple[frozenset[str], frozenset[str]]:  # type: ignore[override]
+        """(edges, services) touched by any fault applied so far in this test."""
+        edges: set[str] = set()
+        services: set[str] = set()
+        for ev in self.timeline:
+            if ev.action == "applied":
+                for t in ev.targets:
+                    (edges if "->" in t else services).add(t)
+        return frozenset(edges), frozenset(services)
+
+    # -- scheduled injection -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def schedule(self, *plan: Scheduled) -> Iterator[_Schedule]:
+        """Run faults on a clock in the background; on exit, stop it and revert what is left."""
+        self.validate(*(s.fault for s in plan))
+        sched = _Schedule(self, list(plan))
+        sched.start()
+        try:
+            yield sched
+        finally:
+            sched.stop()
+            self._revert_many(reversed(sched.active))
+            if sched.errors:
+                raise sched.errors[0]
+
+    # -- internals -------------------------------------------------------------------
+
+    def _targets(self, fault: Any) -> tuple[str, ...]:
+        topo = self.mesh.topology
+        targets = tuple(fault.edges(topo)) + tuple(fault.services(topo))
+        if fault.kind == "bad_config" and topo.config_service:
+            targets += (topo.config_service,)  # a bad push reaches everyone who reads the config
+        return targets
+
+    def _on_observation(self, obs: Observation, body: bytes) -> None:
+        with self._lock:
+            if self._active:
+                seen = self.during.get(obs.journey)
+                if seen is None or _SEVERITY[obs.verdict] >= _SEVERITY[seen.verdict]:
+                    self.during[obs.journey] = obs
+            elif self.timeline:
+                self.after[obs.journey] = obs
+
+    def _snapshot_counters(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        names = [n for n, s in self.mesh.topology.services.items() if s.http]
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            self.counters_before = dict(zip(names, pool.map(self.mesh.counters, names)))
+
+    def _event(self, action: str, fault: Any, detail: str = "") -> None:
+        targets = self._targets(fault)
+        ev = TimelineEvent(self.clock() - self.t0, action, fault.describe(), fault.kind, targets, detail)
+        with self._lock:
+            self.timeline.append(ev)
+
+    def _apply(self, fault: Any) -> _Active:
+        if self.observe and not self.timeline:
+            self._snapshot_counters()
+        try:
+            undo = apply_fault(self.mesh, fault)
+        except BaseException as exc:
+            self._event("apply_failed", fault, str(exc))
+            raise
+        active = _Active(fault, undo)
+        with self._lock:
+            self._active.append(active)
+        self._event("applied", fault)
+        return active
+
+    def _revert_many(self, actives: Any) -> None:
+        failures: list[str] = []
+        for a in actives:
+            with self._lock:
+                if a not in self._active:
+                    continue  # already reverted (e.g. by a schedule)
+            try:
+                a.undo()
+            except (HarnessError, OSError) as exc:
+                self._event("revert_failed", a.fault, str(exc))
+                failures.append(f"{a.fault.describe()}: {exc}")
+            else:
+                self._event("reverted", a.fault)
+            with self._lock:
+                self._active.remove(a)
+        if failures:
+            raise RevertFailed(
+                "could not revert " + "; ".join(failures)
+                + ". The mesh is NOT at its baseline; the next test's reset (or `cascade down`) will try again."
+            )
+
+
+class _Schedule:
+    """A background thread that applies and reverts scheduled faults on the chaos clock."""
+
+    def __init__(self, chaos: Chaos, plan: list[Scheduled]) -> None:
+        self.chaos = chaos
+        self.errors: list[BaseException] = []
+        self.active: list[_Active] = []
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        steps: list[tuple[float, int, int, Scheduled]] = []
+        for i, s in enumerate(plan):
+            steps.append((s.at, 1, i, s))  # apply
+            steps.append((s.at + s.for_, 0, i, s))  # revert sorts before an apply at the same instant
+        self._steps = sorted(steps, key=lambda x: (x[0], x[1], x[2]))
+        self._thread = threading.Thread(target=self._run, name="cascade-schedule", daemon=True)
+
+    def start(self) -> None:
+        self.start_t = self.chaos.clock()
+        self._thread.start()
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Block until every scheduled fault has been applied and reverted."""
+        self._done.wait(timeout_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        by_index: dict[int, _Active] = {}
+        try:
+            for at, is_apply, i, s in self._steps:
+                delay = self.start_t + at - self.chaos.clock()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+                if is_apply:
+                    by_index[i] = self.chaos._apply(s.fault)
+                    self.active.append(by_index[i])
+                elif i in by_index:
+                    a = by_index.pop(i)
+                    self.active.remove(a)
+                    self.chaos._revert_many([a])
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread, raised on exit
+            self.errors.append(exc)
+        finally:
+            self._done.set()

@@ -1,0 +1,187 @@
+"""The mesh: a running topology (services, datastore, Toxiproxy, one proxy per edge) behind one object.
+
+    with Mesh(load_topology("services/topology.toml"), mode="brittle") as mesh:
+        mesh.request("gateway", "GET", "/health")
+        mesh.reset()
+
+The pytest plugin and the CLI only wire this object; everything they do is reachable here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .configpush import ConfigClient
+from .errors import UsageError, VerificationFailed
+from .modes import Mode, parse_mode
+from .probe import Response, http_request
+from .runtime.local import LocalRuntime
+from .topology import Topology
+from .toxiproxy import ToxiproxyClient
+
+if TYPE_CHECKING:
+    from .observe import SteadyState
+    from .verdicts import Observation
+
+Observer = Callable[["Observation", bytes], None]
+
+__all__ = ["RUNTIMES", "Mesh"]
+
+RUNTIMES = ("local", "compose")
+
+
+class Mesh:
+    """A topology brought up on a runtime; a context manager that always tears down."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        runtime: str = "local",
+        mode: str | Mode = "resilient",
+        seed: int | None = None,
+        state_dir: Path | None = None,
+        detached: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise UsageError(f"unknown runtime {runtime!r}; runtimes are: {', '.join(RUNTIMES)}")
+        if runtime == "compose":
+            raise UsageError("the compose runtime is not available yet; use --cascade-runtime local")
+        self.topology = topology
+        self.mode = mode if isinstance(mode, Mode) else parse_mode(mode, topology.knobs)
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.runtime = LocalRuntime(topology, self.mode, state_dir=state_dir, detached=detached, log=log)
+        self._toxiproxy: ToxiproxyClient | None = None
+        self._steady: SteadyState | None = None
+        self._observers: list[Observer] = []
+        self._observers_lock = threading.Lock()
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> Mesh:
+        """Bring every service up and wait until all are healthy."""
+        self._toxiproxy = self.runtime.start()
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        """Tear everything down; safe to call twice."""
+        self.started = False
+        self.runtime.stop()
+
+    def __enter__(self) -> Mesh:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- control -----------------------------------------------------------------
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        if self._toxiproxy is None:
+            raise UsageError("the mesh is not started; use `with Mesh(...) as mesh:` or mesh.start()")
+        return self._toxiproxy
+
+    def reset(self) -> list[str]:
+        """Back to baseline: no toxics, every proxy enabled, every service running; returns what it did."""
+        self.toxiproxy.reset()
+        dirty = [p.name for p in self.toxiproxy.proxies().values() if p.toxics or not p.enabled]
+        if dirty:
+            raise VerificationFailed(f"after reset these proxies still have toxics or are disabled: {', '.join(dirty)}")
+        return self.runtime.heal_processes()
+
+    def config(self) -> ConfigClient:
+        """A client of the topology's config service (what BadConfig pushes through)."""
+        svc = self.topology.config_service
+        if not svc:
+            raise UsageError("this topology declares no [mesh] config_service; config faults need one")
+        host, port = self.address(svc)
+        return ConfigClient(host, port, self.runtime.secret)
+
+    # -- talking to services -------------------------------------------------------
+
+    def address(self, service: str) -> tuple[str, int]:
+        return self.runtime.address(service)
+
+    def url(self, service: str) -> str:
+        host, port = self.address(service)
+        return f"http://{host}:{port}"
+
+    def proxy_address(self, edge: str) -> tuple[str, int]:
+        """Where the proxy of `edge` listens (what the caller's env var points at)."""
+        return "127.0.0.1", self.runtime.proxy_ports[self.topology.edge(edge).name]
+
+    def request(self, service: str, method: str = "GET", path: str = "/", **kw: Any) -> Response:
+        """One timed HTTP request straight to `service` (not through a proxy)."""
+        host, port = self.address(service)
+        return http_request(host, port, method, path, **kw)
+
+    # -- journeys ---------------------------------------------------------------------
+
+    def journey(self, name: str) -> Observation:
+        """Run journey `name` once and return its observation (with its verdict)."""
+        from .observe import run_journey
+
+        return run_journey(self, name)
+
+    def journeys(self, names: list[str] | None = None) -> dict[str, Observation]:
+        """Run several journeys at once; all of them if `names` is None."""
+        from .observe import run_journeys
+
+        return run_journeys(self, names)
+
+    def steady_state(self, *, refresh: bool = False, samples: int = 3) -> SteadyState:
+        """Every journey's baseline, measured once per mesh before faults (cached)."""
+        from .observe import measure_steady_state
+
+        if self._steady is None or refresh:
+            self._steady = measure_steady_state(self, samples=samples)
+        return self._steady
+
+    def counters(self, service: str) -> dict[str, Any]:
+        """The service's /counters document (requests, calls, retries, fallbacks, breakers), or {}."""
+        r = self.request(service, "GET", "/counters", timeout_s=2.0)
+        if r.status != 200:
+            return {}
+        try:
+            data = json.loads(r.body)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call `observer` with every journey observation from now on; returns the unsubscribe."""
+        with self._observers_lock:
+            self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            with self._observers_lock:
+                if observer in self._observers:
+                    self._observers.remove(observer)
+
+        return unsubscribe
+
+    def record(self, obs: Observation, body: bytes) -> None:
+        with self._observers_lock:
+            observers = list(self._observers)
+        for observer in observers:
+            observer(obs, body)
+
+    # -- evidence -------------------------------------------------------------------
+
+    def log_path(self, service: str) -> Path:
+        return self.runtime.log_path(service)
+
+    def logs(self, service: str, lines: int = 30) -> list[str]:
+        """The last `lines` lines of `service`'s log."""
+        try:
+            return self.log_path(service).read_text(errors="replace").splitlines()[-lines:]
+        except (OSError, KeyError):
+            return []

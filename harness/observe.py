@@ -1,0 +1,201 @@
+"""Observing a live mesh: run journeys, measure the steady state, wait for recovery, read counters, find lost writes.
+
+    journey request ──> probe (timed HTTP) ──> classify (pure) ──> Observation
+    steady state    = a few observations of every journey before any fault (baseline verdict, p50)
+    recovery        = poll every journey until each is back to its baseline verdict
+    lost writes     = every id a write journey acknowledged, read back after recovery
+
+Time is passed in (`clock`, `sleep`) so callers can test the loops without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from .errors import UsageError
+from .probe import http_request
+from .verdicts import Observation, classify
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+__all__ = [
+    "Baseline",
+    "LostWrites",
+    "Recovery",
+    "SteadyState",
+    "acked_id",
+    "find_lost_writes",
+    "measure_steady_state",
+    "run_journey",
+    "run_journey_with_body",
+    "run_journeys",
+    "wait_for_recovery",
+]
+
+# How long past its budget a journey is waited for: long enough to measure a `hung` answer,
+# short enough that a blackholed dependency costs a scenario a bounded amount of time.
+HUNG_GRACE = 0.5
+HUNG_GRACE_MAX_S = 2.0
+
+
+def run_journey(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic, origin_s: float = 0.0) -> Observation:
+    """Send a journey's entry request once and classify the answer."""
+    return run_journey_with_body(mesh, name, clock=clock, origin_s=origin_s)[0]
+
+
+def run_journey_with_body(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic,
+                          origin_s: float = 0.0) -> tuple[Observation, bytes]:
+    """Like `run_journey`, also returning the whole response body."""
+    j = mesh.topology.journey(name)
+    host, port = mesh.address(j.service)
+    budget_s = j.budget_ms / 1000
+    started = clock()
+    r = http_request(host, port, j.method, j.path, headers=j.headers, json=j.json,
+                     timeout_s=budget_s + min(HUNG_GRACE_MAX_S, budget_s * HUNG_GRACE), clock=clock)
+    obs = classify(j, mesh.topology, status=r.status, elapsed_ms=r.elapsed_ms, body=r.body, headers=r.headers,
+                   error=r.error, at_s=started - origin_s, timed_out=r.timed_out)
+    mesh.record(obs, r.body)
+    return obs, r.body
+
+
+def run_journeys(mesh: Mesh, names: Iterable[str] | None = None, **kw: Any) -> dict[str, Observation]:
+    """Run several journeys at once (one thread each) and return their observations by name."""
+    names = sorted(names if names is not None else mesh.topology.journeys)
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="cascade-journey") as pool:
+        futures = {n: pool.submit(run_journey, mesh, n, **kw) for n in names}
+        return {n: f.result() for n, f in futures.items()}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A journey's steady state: its usual verdict and latency."""
+
+    journey: str
+    verdict: str
+    p50_ms: float
+    max_ms: float
+    samples: tuple[Observation, ...]
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Every journey's baseline, measured in this run before any fault."""
+
+    baselines: Mapping[str, Baseline]
+
+    def verdicts(self) -> dict[str, str]:
+        return {n: b.verdict for n, b in self.baselines.items()}
+
+    def observations(self) -> dict[str, Observation]:
+        """One representative observation per journey (the median-latency sample)."""
+        out = {}
+        for n, b in self.baselines.items():
+            ordered = sorted(b.samples, key=lambda o: o.elapsed_ms)
+            out[n] = ordered[len(ordered) // 2]
+        return out
+
+
+def measure_steady_state(mesh: Mesh, names: Iterable[str] | None = None, *, samples: int = 3) -> SteadyState:
+    """Run every journey `samples` times (journeys in parallel) and keep the baselines."""
+    if samples < 1:
+        raise UsageError(f"steady state needs samples >= 1, got {samples}")
+    runs = [run_journeys(mesh, names) for _ in range(samples)]
+    baselines = {}
+    for n in runs[0]:
+        obs = tuple(r[n] for r in runs)
+        verdicts = [o.verdict for o in obs]
+        baselines[n] = Baseline(
+            journey=n,
+            verdict=max(set(verdicts), key=verdicts.count),
+            p50_ms=statistics.median(o.elapsed_ms for o in obs),
+            max_ms=max(o.elapsed_ms for o in obs),
+            samples=obs,
+        )
+    return SteadyState(baselines)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How long after the last revert every journey was back to its baseline verdict."""
+
+    recovered: bool
+    seconds: float
+    last: Mapping[str, Observation]
+    still_off: tuple[str, ...] = ()
+    per_journey_s: Mapping[str, float] = field(default_factory=dict)
+
+
+def wait_for_recovery(
+    mesh: Mesh,
+    baseline: Mapping[str, str],
+    *,
+    within_s: float,
+    since: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    interval_s: float = 0.05,
+) -> Recovery:
+    """Poll the journeys until each shows its baseline verdict; give up after `within_s`."""
+    start = clock() if since is None else since
+    pending = set(baseline)
+    recovered_at: dict[str, float] = {}
+    last: dict[str, Observation] = {}
+    while True:
+        for n, obs in run_journeys(mesh, pending, clock=clock).items():
+            last[n] = obs
+            if obs.verdict == baseline[n]:
+                recovered_at[n] = clock() - start
+        pending -= set(recovered_at)
+        elapsed = clock() - start
+        if not pending:
+            return Recovery(True, max(recovered_at.values(), default=0.0), last, (), recovered_at)
+        if elapsed >= within_s:
+            return Recovery(False, elapsed, last, tuple(sorted(pending)), recovered_at)
+        sleep(interval_s)
+
+
+def acked_id(journey_name: str, mesh: Mesh, status: int | None, body: bytes) -> str | None:
+    """The id a write journey's answer acknowledged, or None if it acknowledged nothing."""
+    j = mesh.topology.journey(journey_name)
+    if j.readback is None or status not in j.expect_status:
+        return None
+    try:
+        value = json.loads(body).get(j.readback.id_field)
+    except (ValueError, AttributeError):
+        return None
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class LostWrites:
+    """Acknowledged writes that could not be read back after recovery."""
+
+    checked: int
+    lost: tuple[str, ...]
+
+    def message(self, journey: str) -> str:
+        return (f"{len(self.lost)} of {self.checked} acknowledged '{journey}' writes were lost: "
+                + ", ".join(self.lost[:20]) + (" ..." if len(self.lost) > 20 else ""))
+
+
+def find_lost_writes(mesh: Mesh, journey_name: str, ids: Iterable[str]) -> LostWrites:
+    """Read every acknowledged id back through the journey's readback request."""
+    j = mesh.topology.journey(journey_name)
+    if j.readback is None:
+        raise UsageError(f"journey {journey_name!r} declares no readback; add journeys.{journey_name}.readback to the topology")
+    host, port = mesh.address(j.readback.service)
+    ids = list(dict.fromkeys(ids))
+    lost = []
+    for i in ids:
+        r = http_request(host, port, "GET", j.readback.path.format(id=i), timeout_s=5.0)
+        if r.status != 200:
+            lost.append(i)
+    return LostWrites(len(ids), tuple(lost))

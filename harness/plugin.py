@@ -1,0 +1,164 @@
+"""pytest plugin: options, markers, the `mesh` and `chaos` fixtures, the header and failure evidence (wiring only).
+
+    --cascade-topology PATH   (ini: cascade_topology)  the topology the `mesh` fixture brings up
+    --cascade-runtime local|compose                    (ini: cascade_runtime, default local)
+    --cascade-mode resilient|brittle|brittle:k1,k2     (ini: cascade_mode, default resilient)
+    --cascade-seed N                                    the run's seed (random if not given)
+
+The mesh is session-scoped and lazy: loading the plugin or running tests that do not ask for
+`mesh` starts nothing. `mesh` resets it to baseline before each test; `chaos` reverts whatever
+the test injected, and a failed revert fails the test.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .chaos import Chaos
+from .errors import HarnessError
+from .mesh import RUNTIMES, Mesh
+from .modes import Mode, parse_mode
+from .topology import Topology, load_topology
+
+__all__: list[str] = []  # a plugin: pytest finds its hooks and fixtures by name
+
+LOG_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's Cascade settings, checked in pytest_configure before anything starts."""
+
+    topology: Topology | None
+    runtime: str
+    mode: Mode | None
+    seed: int
+
+
+SETTINGS = pytest.StashKey[Settings]()
+CHAOS = pytest.StashKey[Chaos]()
+MESH = pytest.StashKey[Mesh]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cascade", "Cascade chaos harness")
+    group.addoption("--cascade-topology", default=None, help="topology TOML the `mesh` fixture brings up")
+    group.addoption("--cascade-runtime", default=None, help="local (default) or compose")
+    group.addoption("--cascade-mode", default=None,
+                    help="resilient (default), brittle, or brittle:KNOB[,KNOB...]")
+    group.addoption("--cascade-seed", default=None, type=int, help="seed of the run (printed in the header)")
+    parser.addini("cascade_topology", "topology TOML (relative to the rootdir)", default="")
+    parser.addini("cascade_runtime", "local or compose", default="local")
+    parser.addini("cascade_mode", "resilient, brittle or brittle:KNOB,...", default="resilient")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos: drives a Cascade mesh (added to every test that uses `mesh`)")
+    runtime = config.getoption("--cascade-runtime") or config.getini("cascade_runtime")
+    if runtime not in RUNTIMES:
+        raise pytest.UsageError(f"--cascade-runtime {runtime!r} is not one of: {', '.join(RUNTIMES)}")
+    path = config.getoption("--cascade-topology") or config.getini("cascade_topology")
+    topology = mode = None
+    try:
+        if path:
+            p = Path(path)
+            topology = load_topology(p if p.is_absolute() else config.rootpath / p)
+            mode = parse_mode(config.getoption("--cascade-mode") or config.getini("cascade_mode"), topology.knobs)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    seed = config.getoption("--cascade-seed")
+    config.stash[SETTINGS] = Settings(topology, runtime, mode, seed if seed is not None else random.randrange(2**32))
+    _sigterm_as_interrupt()
+
+
+def _sigterm_as_interrupt() -> None:
+    """Make SIGTERM unwind like Ctrl-C so every fixture's revert and teardown runs."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def handler(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, handler)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    s = config.stash[SETTINGS]
+    if s.topology is None:
+        return [f"cascade: seed={s.seed} (no topology configured: the `mesh` fixture is unavailable)"]
+    from .provision import describe_toxiproxy  # imported lazily: runs `toxiproxy-server --version`
+
+    return [f"cascade: topology={s.topology.name} runtime={s.runtime} mode={s.mode} "
+            f"toxiproxy={describe_toxiproxy()} seed={s.seed}"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "mesh" in getattr(item, "fixturenames", ()):
+            item.add_marker("chaos")
+
+
+@pytest.fixture(scope="session")
+def cascade_mesh(pytestconfig: pytest.Config) -> Iterator[Mesh]:
+    """The session's mesh, started on first use and torn down at the end of the session."""
+    s = pytestconfig.stash[SETTINGS]
+    if s.topology is None or s.mode is None:
+        raise pytest.UsageError("the `mesh` fixture needs a topology: pass --cascade-topology PATH or set cascade_topology in the ini file")
+    tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if tr is not None:
+            tr.write_line(f"cascade: {line}")
+
+    mesh = Mesh(s.topology, runtime=s.runtime, mode=s.mode, seed=s.seed, log=say)
+    with mesh:
+        for line in mesh.runtime.reaped:
+            say(f"cleaned up: {line}")
+        pytestconfig.stash[MESH] = mesh
+        yield mesh
+
+
+@pytest.fixture
+def mesh(cascade_mesh: Mesh) -> Mesh:
+    """The session's mesh, reset to its baseline (no toxics, proxies enabled, services up)."""
+    cascade_mesh.reset()
+    return cascade_mesh
+
+
+@pytest.fixture
+def chaos(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[Chaos]:
+    """This test's fault injector; everything it applied is reverted at teardown."""
+    c = Chaos(mesh)
+    request.node.stash[CHAOS] = c
+    yield c
+    try:
+        c.revert_all()  # raises RevertFailed: the test errors in teardown, loudly
+    finally:
+        c.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and CHAOS in item.stash:
+        c = item.stash[CHAOS]
+        timeline = "\n".join(ev.line() for ev in c.timeline) or "(no faults applied)"
+        report.sections.append(("cascade: fault timeline", timeline))
+        report.sections.append(("cascade: service logs", _log_tails(c)))
+    return report
+
+
+def _log_tails(c: Chaos) -> str:
+    edges, services = c.faulted()
+    touched = set(services) | {s for e in edges for s in e.split("->")}
+    names = sorted(touched) or sorted(c.mesh.topology.services)
+    parts = []
+    for name in names:
+        lines = c.mesh.logs(name, LOG_TAIL_LINES)
+        parts.append(f"--- {name} (last {len(lines)} lines) ---\n" + "\n".join(lines))
+    return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""Runtimes: how a mesh runs (local processes, or Docker Compose)."""

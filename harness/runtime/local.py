@@ -1,0 +1,346 @@
+"""The local runtime: the mesh as processes on 127.0.0.1, every edge through one toxiproxy-server.
+
+    lease ports ─> spawn toxiproxy-server ─┬─> populate one proxy per edge (one call)
+                                           └─> spawn every service at once, its dependency
+                                               env vars pointing at the proxies
+                 ─> wait for every health check in parallel (tenacity) ─> up
+
+Every process leads its own process group, is recorded in the run-state file (so a later run
+reaps it if this runner is SIGKILLed) and, unless the mesh is detached, gets SIGKILL from the
+kernel the moment the runner dies (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from ..errors import MeshCrashed, MeshNotReady
+from ..modes import Mode
+from ..paths import state_dir as default_state_dir
+from ..ports import PortLease, lease_ports
+from ..probe import http_request, tcp_open
+from ..provision import ToxiproxyBinary, find_toxiproxy
+from ..runstate import RunRecord, kill_group, reap_leftovers
+from ..topology import Service, Topology
+from ..toxiproxy import ProxySpec, ToxiproxyClient
+
+__all__ = ["LocalRuntime"]
+
+HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+STOP_GRACE_S = 2.0
+
+
+class _NotYet(Exception):
+    """A health check that has not passed yet (retried by tenacity)."""
+
+
+@dataclass
+class _Proc:
+    service: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+    ticks: int = 0
+    paused: bool = False
+    killed_by_fault: bool = False
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class LocalRuntime:
+    """Runs a topology's services and one toxiproxy-server as local processes."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        topology: Topology,
+        mode: Mode,
+        *,
+        state_dir: Path | None = None,
+        toxiproxy: ToxiproxyBinary | None = None,
+        detached: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.topology = topology
+        self.mode = mode
+        self.state_dir = state_dir or default_state_dir()
+        self.detached = detached
+        self._toxiproxy_bin = toxiproxy
+        self._log = log or (lambda _line: None)
+        self._procs: dict[str, _Proc] = {}
+        self._lease: PortLease | None = None
+        self.ports: dict[str, int] = {}
+        self.proxy_ports: dict[str, int] = {}
+        self.toxiproxy_port = 0
+        self.record: RunRecord | None = None
+        self.secret = secrets.token_urlsafe(24)
+        self.reaped: list[str] = []
+        # One long-lived thread does every spawn: PDEATHSIG fires when the *thread* that
+        # forked the child exits, so a short-lived worker thread would kill its children.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cascade-spawn")
+        self._lock = threading.Lock()
+
+    # -- addresses ---------------------------------------------------------
+
+    @property
+    def toxiproxy_url(self) -> str:
+        return f"http://{HOST}:{self.toxiproxy_port}"
+
+    def address(self, service: str) -> tuple[str, int]:
+        """Where `service` itself listens (not through a proxy)."""
+        return HOST, self.ports[self.topology.service(service).name]
+
+    def log_path(self, service: str) -> Path:
+        return self._procs[service].log
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> ToxiproxyClient:
+        """Bring the mesh up; on any failure, tear down what was started and re-raise."""
+        self.reaped = reap_leftovers(self.state_dir)
+        binary = self._toxiproxy_bin or find_toxiproxy(log=self._log)
+        try:
+            return self._start(binary)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, binary: ToxiproxyBinary) -> ToxiproxyClient:
+        topo = self.topology
+        names = sorted(topo.services)
+        edges = sorted(topo.edges)
+        self._lease = lease_ports(1 + len(names) + len(edges), self.state_dir / "ports")
+        it = iter(self._lease.ports)
+        self.toxiproxy_port = next(it)
+        self.ports = {n: next(it) for n in names}
+        self.proxy_ports = {e: next(it) for e in edges}
+        self.record = RunRecord.create(self.state_dir, detached=self.detached)
+        self._log(f"run {self.record.run_id}: logs in {self.record.log_dir}")
+
+        tp = _Proc("toxiproxy", [str(binary.server), "-host", HOST, "-port", str(self.toxiproxy_port)],
+                   dict(os.environ), self.record.log_dir / "toxiproxy.log")
+        self._procs["toxiproxy"] = tp
+        self._spawn(tp)
+        for name in names:
+            self._procs[name] = self._prepare(topo.services[name])
+            self._spawn(self._procs[name])
+
+        client = ToxiproxyClient(self.toxiproxy_url)
+        self._wait_healthy("toxiproxy", lambda: "" if self._toxiproxy_answers(client) else "API not answering", 5.0)
+        client.populate([
+            ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
+                      upstream=f"{HOST}:{self.ports[topo.edges[e].callee]}")
+            for e in edges
+        ])
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            futures = [pool.submit(self.wait_healthy, n) for n in names]
+            errors = [f.exception() for f in futures]
+        failed = [e for e in errors if e is not None]
+        if failed:
+            raise failed[0]
+        return client
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after a grace period) and release ports."""
+        procs = [p for p in self._procs.values() if p.popen is not None]
+        for p in procs:
+            if p.paused:
+                self._signal(p, signal.SIGCONT)
+            self._signal(p, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for p in procs:
+            assert p.popen is not None
+            try:
+                p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal(p, signal.SIGKILL)
+                p.popen.wait()
+            # The group may hold children of the service; make sure none outlive it.
+            kill_group(p.popen.pid, p.ticks)
+        self._procs.clear()
+        self._spawner.shutdown(wait=True)
+        if self.record is not None:
+            self.record.close()
+        if self._lease is not None:
+            self._lease.release()
+
+    # -- process faults ------------------------------------------------------
+
+    def pid(self, service: str) -> int | None:
+        p = self._procs[service].popen
+        return p.pid if p is not None and p.poll() is None else None
+
+    def is_running(self, service: str) -> bool:
+        return self.pid(service) is not None
+
+    def is_paused(self, service: str) -> bool:
+        pid = self.pid(service)
+        if pid is None:
+            return False
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state in (b"T", b"t")
+
+    def kill(self, service: str) -> None:
+        p = self._procs[service]
+        p.killed_by_fault = True
+        self._signal(p, signal.SIGKILL)
+        if p.popen is not None:
+            p.popen.wait(timeout=5)
+            assert self.record is not None
+            self.record.drop_process(p.popen.pid)
+
+    def pause(self, service: str) -> None:
+        p = self._procs[service]
+        self._signal(p, signal.SIGSTOP)
+        p.paused = True
+
+    def resume(self, service: str) -> None:
+        p = self._procs[service]
+        self._signal(p, signal.SIGCONT)
+        p.paused = False
+
+    def restart(self, service: str) -> None:
+        """Stop `service` if it runs, start it again on the same port and wait until healthy."""
+        p = self._procs[service]
+        if self.is_running(service):
+            self.kill(service)
+        self._spawn(p)
+        p.killed_by_fault = False
+        self.wait_healthy(service)
+
+    def heal_processes(self) -> list[str]:
+        """Resume paused and restart dead services; return what was done (for reset)."""
+        actions = []
+        for name, p in self._procs.items():
+            if name == "toxiproxy":
+                if not self.is_running(name):
+                    raise MeshCrashed(f"toxiproxy-server exited (code {p.popen.returncode if p.popen else '?'}); its log: {p.log}")
+                continue
+            if p.paused or (self.is_running(name) and self.is_paused(name)):
+                self.resume(name)
+                actions.append(f"resumed {name}")
+            if not self.is_running(name):
+                why = "killed by a fault" if p.killed_by_fault else f"exited on its own; its log: {p.log}"
+                self.restart(name)
+                actions.append(f"restarted {name} ({why})")
+        return actions
+
+    # -- internals -------------------------------------------------------------
+
+    def _prepare(self, svc: Service) -> _Proc:
+        topo = self.topology
+        port = self.ports[svc.name]
+        subst = {"python": sys.executable, "port": str(port), "host": HOST, "root": str(topo.root)}
+        argv = [part.format(**subst) for part in svc.command]
+        if not argv:
+            raise MeshNotReady(f"{svc.name} has no local command in the topology; add services.{svc.name}.command")
+        env = dict(os.environ)
+        env.update(topo.env)
+        env.update(svc.env)
+        env.update(self.mode.env())
+        env.update({
+            "HOST": HOST,
+            svc.port_env: str(port),
+            "CASCADE_SERVICE": svc.name,
+            "CASCADE_CONFIG_TOKEN": self.secret,
+            "PYTHONUNBUFFERED": "1",
+        })
+        for edge in topo.edges_from(svc.name):
+            env[edge.env] = edge.address(HOST, self.proxy_ports[edge.name])
+        assert self.record is not None
+        return _Proc(svc.name, argv, env, self.record.log_dir / f"{svc.name}.log")
+
+    def _spawn(self, p: _Proc) -> None:
+        def spawn() -> subprocess.Popen[bytes]:
+            with open(p.log, "ab") as log:
+                return subprocess.Popen(
+                    p.argv, env=p.env, cwd=self.topology.root, stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=None if self.detached else _die_with_parent,
+                )
+
+        try:
+            p.popen = self._spawner.submit(spawn).result()
+        except OSError as exc:
+            raise MeshNotReady(f"{p.service} could not be started: {' '.join(p.argv)}: {exc.strerror or exc}") from None
+        assert self.record is not None
+        p.ticks = self.record.add_process(p.service, p.popen.pid).ticks
+        p.paused = False
+
+    def _signal(self, p: _Proc, sig: int) -> None:
+        if p.popen is not None and p.popen.poll() is None:
+            kill_group(p.popen.pid, p.ticks, sig)
+
+    def wait_healthy(self, service: str) -> None:
+        svc = self.topology.service(service)
+        host, port = self.address(service)
+
+        def check() -> str:
+            if svc.http:
+                r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
+                return "" if r.status == 200 else (r.error or f"HTTP {r.status} from {svc.health}")
+            return tcp_open(host, port)
+
+        self._wait_healthy(service, check, svc.start_timeout_s)
+
+    def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
+        p = self._procs[name]
+        last = ["not checked yet"]
+
+        def attempt() -> None:
+            if p.popen is not None and p.popen.poll() is not None:
+                raise MeshNotReady(
+                    f"{name} exited with code {p.popen.returncode} while starting; its log: {p.log}"
+                    + _tail(p.log)
+                )
+            err = check()
+            if err:
+                last[0] = err
+                raise _NotYet(err)
+
+        try:
+            for a in Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.02),
+                              retry=retry_if_exception_type(_NotYet)):
+                with a:
+                    attempt()
+        except RetryError:
+            where = f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}"
+            raise MeshNotReady(
+                f"{name} never became healthy in {timeout_s:.1f} s; last check: {last[0]} on {where}; its log: {p.log}"
+                + _tail(p.log)
+            ) from None
+
+    def _toxiproxy_answers(self, client: ToxiproxyClient) -> bool:
+        try:
+            client.version()
+        except Exception:  # noqa: BLE001 - any failure just means "not up yet" while starting
+            return False
+        return True
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return ("\n  last lines:\n    " + "\n    ".join(text)) if text else ""
