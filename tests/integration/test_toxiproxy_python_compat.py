@@ -2,66 +2,36 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
-import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 import toxiproxy as toxiproxy_python
 from toxiproxy.api import APIConsumer
 
-from harness.errors import ToxiproxyUnreachable
-from harness.provision import find_toxiproxy
+from harness.mesh import Mesh
+from harness.topology import load_topology
 from harness.toxiproxy import ProxySpec, Toxic, ToxiproxyClient
+
+from .conftest import MINI
 
 pytestmark = pytest.mark.integration
 
 EDGE = "gateway->auth"
 
 
-@contextlib.contextmanager
-def running_toxiproxy(log_path: Path) -> Iterator[tuple[ToxiproxyClient, int]]:
-    """Run toxiproxy-server on 127.0.0.1 and a free port until the block ends; yield our client and the port."""
-    server = find_toxiproxy(log=print).server
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([str(server), "-host", "127.0.0.1", "-port", str(port)], stdout=log, stderr=log)
-    client = ToxiproxyClient(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.version()
-                break
-            except ToxiproxyUnreachable:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"toxiproxy-server on port {port} did not start; its log:\n{log_path.read_text()}")
-                time.sleep(0.02)
-        yield client, port
-    finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ToxiproxyClient, int]]:
-    with running_toxiproxy(tmp_path_factory.mktemp("toxiproxy-compat") / "server.log") as started:
-        yield started
+    """A Toxiproxy started by the harness itself (the fixture mesh's), as a user's mesh would have."""
+    with Mesh(load_topology(MINI), state_dir=tmp_path_factory.mktemp("state")) as mesh:
+        yield mesh.toxiproxy, mesh.runtime.toxiproxy_port
 
 
 @pytest.fixture
 def ours(started: tuple[ToxiproxyClient, int]) -> Iterator[ToxiproxyClient]:
     """Cascade's client; every proxy is deleted after each test."""
     client, _ = started
+    for name in client.proxies():  # start from an empty server: the mesh's own proxy goes too
+        client.delete_proxy(name)
     yield client
     for name in client.proxies():
         client.delete_proxy(name)
