@@ -176,12 +176,6 @@ class Mesh:
 
     # -- evidence -------------------------------------------------------------------
 
-    def log_path(self, service: str) -> Path:
-        return self.runtime.log_path(service)
-
     def logs(self, service: str, lines: int = 30) -> list[str]:
         """The last `lines` lines of `service`'s log."""
-        try:
-            return self.log_path(service).read_text(errors="replace").splitlines()[-lines:]
-        except (OSError, KeyError):
-            return []
+        return self.runtime.logs(service, lines)

@@ -112,6 +112,13 @@ class LocalRuntime:
     def log_path(self, service: str) -> Path:
         return self._procs[service].log
 
+    def logs(self, service: str, lines: int = 30) -> list[str]:
+        """The last `lines` lines of the service's log file ([] if it has none yet)."""
+        try:
+            return self.log_path(service).read_text(errors="replace").splitlines()[-lines:]
+        except (OSError, KeyError):
+            return []
+
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> ToxiproxyClient:
