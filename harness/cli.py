@@ -3,6 +3,7 @@
     cascade doctor [--provision] [--json]   what was found: toxiproxy, redis, go, docker
     cascade demo                            the March 2023 outage, brittle then resilient
     cascade cleanup                         reap what crashed runs left behind
+    cascade verify-suite [PYTEST ARGS]      the detection matrix: scenarios x brittle knobs
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ EXAMPLES = """examples:
   cascade doctor --provision     also build toxiproxy-server 2.12.0 if it is missing
   cascade demo                   reproduce the March 2023 outage and watch it degrade gracefully
   cascade cleanup                stop processes that a killed run left behind
+  cascade verify-suite           run the scenarios resilient and once per brittle knob
 """
 
 
@@ -65,6 +67,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out=sys.stdout)
 
 
+def cmd_verify_suite(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .topology import load_topology
+    from .verify import matrix_text, run_matrix
+
+    topology = load_topology(args.topology)
+    knobs = args.knob or list(topology.knobs)
+    unknown = [k for k in knobs if k not in topology.knobs]
+    if unknown:
+        _err(f"unknown knob {unknown[0]!r}; {topology.name} declares: {', '.join(topology.knobs)}")
+        return 2
+    pytest_args = [f"--cascade-topology={args.topology}", *args.pytest_args]
+    m = run_matrix(knobs, pytest_args, Path(args.workdir), log=lambda line: print(line, file=sys.stderr))
+    print(matrix_text(m))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"knobs": m.knobs, "outcomes": m.outcomes, "seconds": m.seconds}, indent=1))
+    return 0 if m.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade",
@@ -87,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="the March 2023 outage on the bundled mesh, brittle then resilient")
     m.set_defaults(func=cmd_demo)
+
+    v = sub.add_parser("verify-suite", help="run the suite resilient and once per brittle knob; print the matrix",
+                       description="Exit 0 only if every scenario passes resilient and every knob is caught.")
+    v.add_argument("--topology", default="services/topology.toml", help="topology whose knobs are checked")
+    v.add_argument("--knob", action="append", help="only this knob (repeatable); default: all the topology's knobs")
+    v.add_argument("--workdir", default=".cascade/verify", help="where the JUnit XML of each run goes")
+    v.add_argument("--json", default="", help="also write the matrix as JSON to this file")
+    v.add_argument("pytest_args", nargs="*", default=["scenarios"], help="passed to pytest (default: scenarios)")
+    v.set_defaults(func=cmd_verify_suite)
     return p
 
 
