@@ -1,0 +1,1 @@
+"""Chirp: the bundled miniature social network that Cascade's resilience suite runs against."""

@@ -1,0 +1,1 @@
+"""Code shared by every Chirp service: knobs, config, resilient calls, the web shell."""

@@ -1,0 +1,42 @@
+"""What a service has done since start (or the last reset), served at GET /counters.
+
+`calls` counts every attempt sent to a dependency (what the dependency sees), `retries` the
+attempts after the first, so calls / (calls - retries) is the retry amplification. `fallbacks`
+counts answers that used each named fallback.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+__all__ = ["Counters"]
+
+
+class Counters:
+    """Mutable tallies of one process; read with `snapshot`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests = 0
+        self.calls: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.fallbacks: Counter[str] = Counter()
+
+    def snapshot(self, *, service: str, mode: str, knobs: list[str], breakers: dict[str, str],
+                 config_version: int, config_rejected: list[int]) -> dict[str, Any]:
+        """The JSON body of GET /counters."""
+        return {
+            "service": service,
+            "mode": mode,
+            "knobs": knobs,
+            "requests": self.requests,
+            "calls": dict(self.calls),
+            "retries": dict(self.retries),
+            "fallbacks": dict(self.fallbacks),
+            "breakers": breakers,
+            "config_version": config_version,
+            "config_rejected": config_rejected,
+        }
