@@ -15,6 +15,7 @@ real state (Toxiproxy read-back, /proc state, config version), never silently.
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import InvalidFault, VerificationFailed
@@ -101,15 +102,29 @@ def _kill(mesh: Mesh, service: str) -> Undo:
 def _pause(mesh: Mesh, service: str) -> Undo:
     rt = mesh.runtime
     rt.pause(service)
-    if not rt.is_paused(service):
-        raise VerificationFailed(f"{service} is not stopped after SIGSTOP")
+    # Signals are delivered asynchronously: the state in /proc changes a moment after kill().
+    if not _eventually(lambda: rt.is_paused(service)):
+        raise VerificationFailed(f"{service} is not stopped {STATE_WAIT_S:.0f} s after SIGSTOP")
 
     def undo() -> None:
         rt.resume(service)
-        if rt.is_paused(service):
-            raise VerificationFailed(f"{service} is still stopped after SIGCONT")
+        if not _eventually(lambda: not rt.is_paused(service)):
+            raise VerificationFailed(f"{service} is still stopped {STATE_WAIT_S:.0f} s after SIGCONT")
 
     return undo
+
+
+STATE_WAIT_S = 2.0
+
+
+def _eventually(condition: Callable[[], bool], timeout_s: float = STATE_WAIT_S) -> bool:
+    """Poll `condition` every millisecond until true or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def _restart(mesh: Mesh, service: str) -> Undo:

@@ -93,7 +93,7 @@ class ChaosAssertions:
         """Every `journey` write the load saw acknowledged can be read back; returns how many were checked."""
         __tracebackhide__ = True
         lost = find_lost_writes(self.mesh, journey, load.acked(journey))
-        if lost.lost:
+        if lost.lost or lost.unreadable:
             raise AssertionError(lost.message(journey) + "\n" + self.evidence())
         return lost.checked
 

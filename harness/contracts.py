@@ -99,6 +99,7 @@ def contract_for(
 ) -> Contract:
     """The contract of `journey` while `edges` and `services` are faulted (rules in the module docstring)."""
     j = topology.journey(journey) if isinstance(journey, str) else journey
+    allow_leaks = allow_leaks or j.allow_leaks
     # Callers judging many journeys under one injection pass its radius once; then edges and
     # services are ignored, the radius already holds them.
     radius = radius if radius is not None else blast_radius(topology, edges=edges, services=services)

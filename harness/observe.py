@@ -176,26 +176,42 @@ def acked_id(journey_name: str, mesh: Mesh, status: int | None, body: bytes) -> 
 
 @dataclass(frozen=True)
 class LostWrites:
-    """Acknowledged writes that could not be read back after recovery."""
+    """Acknowledged writes that are gone (404) or could not be read back at all after recovery."""
 
     checked: int
     lost: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()
 
     def message(self, journey: str) -> str:
-        return (f"{len(self.lost)} of {self.checked} acknowledged '{journey}' writes were lost: "
-                + ", ".join(self.lost[:20]) + (" ..." if len(self.lost) > 20 else ""))
+        parts = []
+        if self.lost:
+            parts.append(f"{len(self.lost)} of {self.checked} acknowledged '{journey}' writes were lost (404 on read-back): "
+                         + ", ".join(self.lost[:20]) + (" ..." if len(self.lost) > 20 else ""))
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} could not be read back at all: " + ", ".join(self.unreadable[:20]))
+        return "; ".join(parts) or f"all {self.checked} acknowledged '{journey}' writes read back"
 
 
-def find_lost_writes(mesh: Mesh, journey_name: str, ids: Iterable[str]) -> LostWrites:
-    """Read every acknowledged id back through the journey's readback request."""
+def find_lost_writes(mesh: Mesh, journey_name: str, ids: Iterable[str], *, within_s: float = 5.0) -> LostWrites:
+    """Read every acknowledged id back; a 404 is a lost write, anything else but 200 is retried (tenacity)."""
+    from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
     j = mesh.topology.journey(journey_name)
     if j.readback is None:
         raise UsageError(f"journey {journey_name!r} declares no readback; add journeys.{journey_name}.readback to the topology")
     host, port = mesh.address(j.readback.service)
     ids = list(dict.fromkeys(ids))
-    lost = []
+    lost, unreadable = [], []
+    # A dependency that just recovered may still refuse reads for a moment (an open breaker):
+    # that is "not readable yet", not "lost", so only a 404 counts as a loss.
+    retrying = Retrying(stop=stop_after_delay(within_s), wait=wait_fixed(0.05),
+                        retry=retry_if_result(lambda status: status not in (200, 404)))
     for i in ids:
-        r = http_request(host, port, "GET", j.readback.path.format(id=i), timeout_s=5.0)
-        if r.status != 200:
+        try:
+            status = retrying(lambda: http_request(host, port, "GET", j.readback.path.format(id=i), timeout_s=2.0).status)
+        except RetryError:
+            unreadable.append(i)
+            continue
+        if status == 404:
             lost.append(i)
-    return LostWrites(len(ids), tuple(lost))
+    return LostWrites(len(ids), tuple(lost), tuple(unreadable))

@@ -3,7 +3,9 @@
 A topology is written in TOML (or built in Python) and read by both runtimes:
 
     [mesh]      name, brittle knobs the services understand, leak patterns
-    [services]  how each service starts locally, its health check, its compose name
+    [services]  how each service starts locally, its health check, its compose name;
+                command placeholders: {python} {port} {host} {root} (the topology's folder)
+                and {data} (a per-run folder for the service's data that outlives a Kill)
     [edges]     "caller->callee": the env var that carries callee's address into caller
     [journeys]  user-visible flows: entry request, edges crossed, time budget, contracts
 
@@ -105,6 +107,7 @@ class Journey:
     contracts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
     readback: Readback | None = None
+    allow_leaks: bool = False  # its error bodies are a public API (a third-party API's error JSON)
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,8 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
     if not isinstance(j, Mapping):
         raise InvalidTopology(f"{where}: must be a table, got {j!r}")
     _only(j, where, {"service", "method", "path", "headers", "json", "edges", "budget_ms",
-                     "expect_status", "expect_body", "contracts", "description", "readback"})
+                     "expect_status", "expect_body", "contracts", "description", "readback",
+                     "allow_leaks"})
     service = _str(j, "service", where)
     if service not in services:
         raise InvalidTopology(f"{where}.service: unknown service {service!r}; services are: {', '.join(sorted(services))}")
@@ -360,6 +364,9 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         if never:
             raise InvalidTopology(f"{cwhere}: {sorted(never)[0]!r} is never an acceptable verdict")
         contracts[target] = frozenset(vs)
+    allow_leaks = j.get("allow_leaks", False)
+    if not isinstance(allow_leaks, bool):
+        raise InvalidTopology(f"{where}.allow_leaks: must be true or false, got {allow_leaks!r}")
     readback = None
     if "readback" in j:
         rb = _table(j, "readback", where)
@@ -386,6 +393,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         contracts=contracts,
         description=_str(j, "description", where, default=""),
         readback=readback,
+        allow_leaks=allow_leaks,
     )
 
 

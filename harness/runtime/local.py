@@ -42,6 +42,7 @@ __all__ = ["LocalRuntime"]
 HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 2.0
+CONTROL_TIMEOUT_S = 10.0
 
 
 class _NotYet(Exception):
@@ -151,7 +152,9 @@ class LocalRuntime:
             self._procs[name] = self._prepare(topo.services[name])
             self._spawn(self._procs[name])
 
-        client = ToxiproxyClient(self.toxiproxy_url)
+        # Removing a bandwidth toxic waits for the chunk in flight to drain, which can take
+        # seconds at low rates; a dead server still fails at once with connection refused.
+        client = ToxiproxyClient(self.toxiproxy_url, timeout_s=CONTROL_TIMEOUT_S)
         self._wait_healthy("toxiproxy", lambda: "" if self._toxiproxy_answers(client) else "API not answering", 5.0)
         client.populate([
             ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
@@ -257,7 +260,10 @@ class LocalRuntime:
     def _prepare(self, svc: Service) -> _Proc:
         topo = self.topology
         port = self.ports[svc.name]
-        subst = {"python": sys.executable, "port": str(port), "host": HOST, "root": str(topo.root)}
+        assert self.record is not None
+        data = self.record.dir / "data" / svc.name  # survives a Kill of the service, like a volume
+        data.mkdir(parents=True, exist_ok=True)
+        subst = {"python": sys.executable, "port": str(port), "host": HOST, "root": str(topo.root), "data": str(data)}
         argv = [part.format(**subst) for part in svc.command]
         if not argv:
             raise MeshNotReady(f"{svc.name} has no local command in the topology; add services.{svc.name}.command")
