@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
 from collections import Counter
@@ -22,6 +23,8 @@ from services.common.policy import can_fall_back, read_json
 from services.common.runtime import Runtime, main
 from services.common.seed import FOLLOWERS, Seeder, seed_timeline
 from services.common.web import json_response
+
+log = logging.getLogger("timeline")
 
 __all__ = ["PAGE", "build"]
 
@@ -54,6 +57,7 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
     seeder = Seeder(redis, "timeline", seed_timeline)
     stale_home: dict[str, list[dict[str, Any]]] = {}  # the last good read per user
     stale_trends: list[list[dict[str, Any]]] = []
+    pending_writes: set[asyncio.Task[str]] = set()  # early_ack's background stores (kept referenced)
 
     async def seed() -> None:
         await seeder.ensure()
@@ -114,9 +118,19 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
         post = {"id": post_id, "author": body["user"], "text": body["text"], "media_id": None,
                 "at": _now_iso()}
         keys = [f"idem:{key}", f"post:{post_id}"] + [f"home:{u}" for u in FOLLOWERS]
-        stored = await redis.redis(
-            lambda r: r.eval(_STORE_POST, len(keys), *keys, post_id, json.dumps(post), IDEMPOTENCY_TTL_S))
-        return json_response({"id": stored, "acknowledged": True}, 201)
+
+        async def store() -> str:
+            return await redis.redis(
+                lambda r: r.eval(_STORE_POST, len(keys), *keys, post_id, json.dumps(post), IDEMPOTENCY_TTL_S))
+
+        if rt.knobs.is_brittle("early_ack"):
+            # Write-behind: acknowledge now, store later. Fast, until Redis is unreachable: then
+            # the user was told "posted" for a post that is never stored.
+            task = asyncio.create_task(store())
+            pending_writes.add(task)
+            task.add_done_callback(_forget(pending_writes))
+            return json_response({"id": post_id, "acknowledged": True}, 201)
+        return json_response({"id": await store(), "acknowledged": True}, 201)
 
     async def one(request: Any) -> Any:
         post_id = request.path_params["post_id"]
@@ -145,6 +159,15 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
         Route("/posts/{post_id}", one, methods=["GET"]),
         Route("/trends", trends, methods=["GET"]),
     ])
+
+
+def _forget(tasks: set[asyncio.Task[str]]) -> Any:
+    """A done-callback that drops a finished background store, swallowing its failure (that is the bug)."""
+    def done(task: asyncio.Task[str]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("early_ack: an acknowledged post was never stored: %s", task.exception())
+    return done
 
 
 def _now_iso() -> str:

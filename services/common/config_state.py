@@ -2,7 +2,7 @@
 
     offer(state, version, document) ──validate──> applied       (a new view)
                                      └─invalid──> rejected      (the last-known-good view stays;
-                                                                 responses say config_last_known_good)
+                                                                 /counters counts config_last_known_good)
     with the config_validation knob brittle: applied as-is, and the raw view fails at use time.
 """
 

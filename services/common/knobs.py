@@ -19,6 +19,7 @@ KNOBS = (
     "entitlement_coupling",
     "links_via_gateway",
     "error_passthrough",
+    "early_ack",
 )
 MODES = ("resilient", "brittle")
 

@@ -89,7 +89,9 @@ class CascadeMiddleware:
                 # Only a success can be degraded; an error answer is simply an error.
                 if not plumbing and message["status"] < 400:
                     if rt.config_state is not None and rt.config_state.on_last_known_good:
-                        note(ctx, LKG_FALLBACK)
+                        # Counted, not shown: running on the last good config is invisible to the
+                        # user, so it must not turn a full answer into a degraded one.
+                        rt.counters.fallbacks[LKG_FALLBACK] += 1
                     for name in ctx.used:
                         rt.counters.fallbacks[name] += 1
                     if ctx.degraded:
