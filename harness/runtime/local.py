@@ -253,6 +253,14 @@ class LocalRuntime:
                 why = "killed by a fault" if p.killed_by_fault else f"exited on its own; its log: {p.log}"
                 self.restart(name)
                 actions.append(f"restarted {name} ({why})")
+        # Running is not enough: a process can be up yet stuck (a config watcher that died).
+        names = [n for n in self._procs if n != "toxiproxy"]
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            health = dict(zip(names, pool.map(self._health_error, names)))
+        for name, error in sorted(health.items()):
+            if error:
+                self.restart(name)
+                actions.append(f"restarted {name} (unhealthy: {error})")
         return actions
 
     # -- internals -------------------------------------------------------------
@@ -305,16 +313,18 @@ class LocalRuntime:
             kill_group(p.popen.pid, p.ticks, sig)
 
     def wait_healthy(self, service: str) -> None:
+        self._wait_healthy(service, lambda: self._health_error(service), self.topology.service(service).start_timeout_s)
+
+    def _health_error(self, service: str) -> str:
+        """'' if the service passes its health check now, else what went wrong."""
         svc = self.topology.service(service)
         host, port = self.address(service)
-
-        def check() -> str:
-            if svc.http:
-                r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
-                return "" if r.status == 200 else (r.error or f"HTTP {r.status} from {svc.health}")
-            return tcp_open(host, port)
-
-        self._wait_healthy(service, check, svc.start_timeout_s)
+        if svc.http:
+            r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
+            if r.status == 200:
+                return ""
+            return r.error or f"HTTP {r.status} from {svc.health}: {r.body[:200].decode(errors='replace')}"
+        return tcp_open(host, port)
 
     def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
         p = self._procs[name]

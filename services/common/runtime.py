@@ -68,6 +68,7 @@ class Runtime:
         self.version_override: Callable[[], int] | None = None  # the config service reports its own
         self._startup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.broken = ""  # why this process can no longer do its job (brittle config watcher died)
         self.http: Any = None
 
     def view(self) -> ConfigView:
@@ -104,6 +105,8 @@ class Runtime:
                          middleware=[Middleware(CascadeMiddleware, runtime=self)])
 
     async def _health(self, request: Any) -> Any:
+        if self.broken:
+            return json_response({"status": "broken", "service": self.name, "why": self.broken}, 503)
         if self.ready:
             return json_response({"status": "ready", "service": self.name})
         return json_response({"status": "starting", "waiting_for": sorted(self.waiting)}, 503)
@@ -172,6 +175,19 @@ class Runtime:
         await asyncio.sleep(WARM_VALIDATION_AFTER_S)
         await asyncio.get_running_loop().run_in_executor(None, _import_validation)
 
+    def _naive_settings(self, document: Any, version: int) -> None:
+        """Brittle: read settings straight out of what was just applied, outside any error handling."""
+        # This is how unvalidated config code typically breaks for good: the derived settings
+        # are computed in the watcher itself, so a document that is not an object or lacks a
+        # section (February 2023: rate limits deleted) kills the watcher. The service stays on
+        # the broken version, never sees the rollback, and says so on /health.
+        try:
+            document["timeouts_ms"]["config"], document["rate_limits"]["post"]
+        except (TypeError, KeyError) as exc:
+            self.broken = f"config watcher died on version {version}: {type(exc).__name__}: {exc}"
+            log.error("%s; this service will not see config changes any more", self.broken)
+            raise _WatcherDied(self.broken) from exc
+
     async def _watch_config(self) -> None:
         """Poll GET /config; validate (or not) and apply each new version."""
         from .config_state import offer
@@ -193,9 +209,13 @@ class Runtime:
                     if line:
                         (log.warning if "rejected" in line else log.info)(line)
                     etag = r.headers.get("etag", "")
+                    if not validate:
+                        self._naive_settings(data.get("document"), int(data["version"]))
                 elif r.status_code != 304:
                     raise ValueError(f"GET /config answered {r.status_code}")
                 last_error = ""
+            except _WatcherDied:
+                return  # brittle: nothing polls any more; the broken version stays applied
             except Exception as exc:  # noqa: BLE001 - keep the current config and poll again
                 msg = f"{type(exc).__name__}: {exc}"
                 if msg != last_error:
@@ -207,6 +227,10 @@ class Runtime:
                 if validate:
                     self._tasks.append(asyncio.create_task(self._warm_validation()))
             await asyncio.sleep(POLL_INTERVAL_S if self.config_state.loaded else STARTUP_RETRY_S)
+
+
+class _WatcherDied(Exception):
+    """Brittle config handling met a document it cannot read; the watcher ends."""
 
 
 def _import_validation() -> None:
