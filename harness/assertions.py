@@ -64,8 +64,10 @@ class ChaosAssertions:
             return
         raise AssertionError(self.evidence(results=results))
 
-    def assert_blast_radius(self, *, latency_tolerance_ms: float = 300.0, latency_tolerance_ratio: float = 1.0) -> None:
+    def assert_blast_radius(self, *, latency_tolerance_ms: float = 500.0, latency_tolerance_ratio: float = 1.0) -> None:
         """No journey outside the faults' blast radius changed verdict or slowed beyond tolerance."""
+        # The tolerance is the larger of the absolute and the relative one; 500 ms sits well below
+        # the journeys' budgets (1-1.5 s) yet above what a busy 2-core machine adds to a sweep.
         __tracebackhide__ = True
         cascades = find_cascades(
             self.radius(), self.mesh.steady_state().observations(), self.during,
