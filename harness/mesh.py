@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 Observer = Callable[["Observation", bytes], None]
 
-__all__ = ["RUNTIMES", "Mesh"]
+__all__ = ["Mesh", "RUNTIMES"]
 
 RUNTIMES = ("local", "compose")
 

@@ -26,12 +26,12 @@ from typing import Any, Mapping
 from .errors import InvalidTopology
 
 __all__ = [
-    "VERDICTS",
     "Edge",
     "Journey",
     "Readback",
     "Service",
     "Topology",
+    "VERDICTS",
     "load_topology",
     "parse_edge_name",
 ]
