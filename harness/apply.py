@@ -66,21 +66,21 @@ def _toxics(mesh: Mesh, fault: Any) -> Undo:
 
 
 def _disable(mesh: Mesh, edges: tuple[str, ...]) -> Undo:
+    # Several faults may cut one edge (a Down inside a Partition, possibly on two threads): the
+    # mesh counts cuts per edge, and only the first cut disables and the last undo enables.
     done: list[str] = []
     try:
         for edge in edges:
-            if not mesh.toxiproxy.proxy(edge).enabled:
-                continue  # already cut by another fault: that one's undo restores it
-            mesh.toxiproxy.disable(edge)
+            mesh.cut(edge)
             done.append(edge)
     except BaseException:
-        for edge in done:
-            mesh.toxiproxy.enable(edge)
+        for edge in reversed(done):
+            mesh.uncut(edge)
         raise
 
     def undo() -> None:
-        for edge in done:
-            mesh.toxiproxy.enable(edge)
+        for edge in reversed(done):
+            mesh.uncut(edge)
 
     return undo
 
@@ -104,6 +104,7 @@ def _pause(mesh: Mesh, service: str) -> Undo:
     rt.pause(service)
     # Signals are delivered asynchronously: the state in /proc changes a moment after kill().
     if not _eventually(lambda: rt.is_paused(service)):
+        rt.resume(service)  # never leave half a fault behind
         raise VerificationFailed(f"{service} is not stopped {STATE_WAIT_S:.0f} s after SIGSTOP")
 
     def undo() -> None:

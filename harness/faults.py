@@ -220,11 +220,18 @@ class SlowClose(_ToxicFault):
 
 @dataclass(frozen=True)
 class Timeout(_ToxicFault):
-    """Toxiproxy's timeout toxic: stops all data from getting through at once, closes the connection after `ms`.
+    """Toxiproxy's timeout toxic: drops all data on its stream at once, closes the connection `ms` after the last drop.
 
-    With ms=0 the connection is never closed: data is dropped until the toxic is removed (a
-    blackhole). Removing the toxic closes the connections it held. (Toxiproxy v2.12 README,
-    "timeout"; toxics/timeout.go; TestTimeoutToxicClosesConnectionOnRemove.)
+    This surprises people, so precisely (Toxiproxy v2.12 toxics/timeout.go, README "timeout"):
+    - nothing on the faulted stream gets through from the moment the toxic is added;
+    - the timer restarts with every dropped chunk, so `ms` counts from the last data dropped;
+    - with ms=0 the toxic never closes the connection itself (a blackhole) ...
+    - ... but when the *server* closes its side, the client's connection is closed at once. With
+      the default downstream direction against a server that answers and closes, the caller sees
+      "connection closed without response" within milliseconds, not a hang. For a real
+      blackhole (the caller waits until its own timeout) use direction="upstream" or "both":
+      the request never reaches the server, so nothing closes.
+    - removing the toxic closes the connections it held (TestTimeoutToxicClosesConnectionOnRemove).
     """
 
     ms: int

@@ -60,6 +60,8 @@ class Mesh:
         self._steady: SteadyState | None = None
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
+        self._cuts: dict[str, int] = {}  # edge -> how many active faults hold its proxy disabled
+        self._cuts_lock = threading.Lock()
         self.started = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -89,8 +91,27 @@ class Mesh:
             raise UsageError("the mesh is not started; use `with Mesh(...) as mesh:` or mesh.start()")
         return self._toxiproxy
 
+    def cut(self, edge: str) -> None:
+        """Hold `edge`'s proxy disabled for one more fault (the first cut disables it, verified)."""
+        with self._cuts_lock:
+            if self._cuts.get(edge, 0) == 0:
+                self.toxiproxy.disable(edge)
+            self._cuts[edge] = self._cuts.get(edge, 0) + 1
+
+    def uncut(self, edge: str) -> None:
+        """Release one fault's hold on `edge`; the last release re-enables the proxy (verified)."""
+        with self._cuts_lock:
+            left = self._cuts.get(edge, 0) - 1
+            if left <= 0:
+                self.toxiproxy.enable(edge)
+                self._cuts.pop(edge, None)
+            else:
+                self._cuts[edge] = left
+
     def reset(self) -> list[str]:
         """Back to baseline: no toxics, every proxy enabled, every service running; returns what it did."""
+        with self._cuts_lock:
+            self._cuts.clear()
         self.toxiproxy.reset()
         dirty = [p.name for p in self.toxiproxy.proxies().values() if p.toxics or not p.enabled]
         if dirty:
