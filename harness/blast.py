@@ -27,7 +27,7 @@ from typing import Collection, Iterable, Mapping
 
 from .errors import InvalidFault, InvalidTopology, UsageError
 from .topology import VERDICTS, Topology, parse_edge_name
-from .verdicts import Observation
+from .verdicts import Observation, worse
 
 __all__ = ["BlastRadius", "Cascade", "blast_radius", "find_cascades", "service_chain"]
 
@@ -137,7 +137,7 @@ def find_cascades(
     latency_tolerance_ratio: float,
     labels: Mapping[str, str] | None = None,
 ) -> list[Cascade]:
-    """Journeys outside `radius` whose verdict changed or whose latency grew beyond tolerance, by name."""
+    """Journeys outside `radius` whose verdict got worse or whose latency grew beyond tolerance, by name."""
     for value, what in ((latency_tolerance_ms, "latency_tolerance_ms"), (latency_tolerance_ratio, "latency_tolerance_ratio")):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise UsageError(f"find_cascades: {what} must be a finite number >= 0, got {value!r}")
@@ -149,7 +149,7 @@ def find_cascades(
             continue
         before, before_ms = _verdict_and_ms("baseline", name, baseline[name])
         now, now_ms = _verdict_and_ms("during", name, during[name])
-        changed = before != now
+        changed = worse(now, before)  # a journey that got better is no cascade
         allowed = None if before_ms is None else before_ms + max(latency_tolerance_ms, latency_tolerance_ratio * before_ms)
         grew = allowed is not None and now_ms is not None and now_ms > allowed
         if not (changed or grew):

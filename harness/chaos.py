@@ -24,7 +24,7 @@ from .apply import apply_fault
 from .assertions import ChaosAssertions
 from .errors import HarnessError, InvalidFault, RevertFailed
 from .observe import Recovery, run_journeys
-from .verdicts import Observation
+from .verdicts import Observation, worse
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -74,10 +74,6 @@ def flapping(fault: Any, *, start: float = 0.0, down_s: float, up_s: float, time
 class _Active:
     fault: Any
     undo: Callable[[], None]
-
-
-# Worst first: while faults are active, the worst verdict a journey showed is the one judged.
-_SEVERITY = {"wrong": 4, "hung": 3, "failed_fast": 2, "degraded": 1, "full": 0}
 
 
 class Chaos(ChaosAssertions):
@@ -192,7 +188,8 @@ class Chaos(ChaosAssertions):
         with self._lock:
             if self._active:
                 seen = self.during.get(obs.journey)
-                if seen is None or _SEVERITY[obs.verdict] >= _SEVERITY[seen.verdict]:
+                # While faults are active, the worst verdict a journey showed is the one judged.
+                if seen is None or not worse(seen.verdict, obs.verdict):
                     self.during[obs.journey] = obs
             elif self.timeline:
                 self.after[obs.journey] = obs
@@ -211,6 +208,7 @@ class Chaos(ChaosAssertions):
             self.timeline.append(ev)
 
     def _apply(self, fault: Any) -> _Active:
+        self.mesh.dirty = True  # the next reset waits for the mesh to settle
         if self.observe and not self.timeline:
             self._snapshot_counters()
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .configpush import ConfigClient
-from .errors import UsageError, VerificationFailed
+from .errors import MeshError, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
 from .probe import Response, http_request
 from .runtime.local import LocalRuntime
@@ -32,6 +32,7 @@ Observer = Callable[["Observation", bytes], None]
 __all__ = ["Mesh", "RUNTIMES"]
 
 RUNTIMES = ("local", "compose")
+SETTLE_S = 10.0  # how long reset() waits for the journeys to return to their steady state
 
 
 class Mesh:
@@ -60,6 +61,7 @@ class Mesh:
         self._steady: SteadyState | None = None
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
+        self.dirty = False  # a fault was applied since the last reset
         self._cuts: dict[str, int] = {}  # edge -> how many active faults hold its proxy disabled
         self._cuts_lock = threading.Lock()
         self.started = False
@@ -116,7 +118,25 @@ class Mesh:
         dirty = [p.name for p in self.toxiproxy.proxies().values() if p.toxics or not p.enabled]
         if dirty:
             raise VerificationFailed(f"after reset these proxies still have toxics or are disabled: {', '.join(dirty)}")
-        return self.runtime.heal_processes()
+        actions = self.runtime.heal_processes()
+        if self.dirty and self._steady is not None:
+            actions += self._settle()
+        self.dirty = False
+        return actions
+
+    def _settle(self) -> list[str]:
+        """Wait until every journey shows its steady-state verdict again (breakers closed, caches warm)."""
+        from .observe import wait_for_recovery
+
+        rec = wait_for_recovery(self, self.steady_state().verdicts(), within_s=SETTLE_S)
+        if not rec.recovered:
+            off = ", ".join(f"{n} {rec.last[n].verdict} ({rec.last[n].reason})" for n in rec.still_off)
+            raise MeshError(
+                f"the mesh did not return to its steady state within {SETTLE_S:.0f} s of reset: {off}; "
+                "a service keeps state a fault left behind (see its log), or the steady state was measured "
+                "while the mesh was not at rest"
+            )
+        return [f"settled in {rec.seconds:.2f} s"] if rec.seconds > 0.2 else []
 
     def config(self) -> ConfigClient:
         """A client of the topology's config service (what BadConfig pushes through)."""

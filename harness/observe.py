@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .errors import UsageError
 from .probe import http_request
-from .verdicts import Observation, classify
+from .verdicts import Observation, classify, worse
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -143,7 +143,7 @@ def wait_for_recovery(
     sleep: Callable[[float], None] = time.sleep,
     interval_s: float = 0.05,
 ) -> Recovery:
-    """Poll the journeys until each shows its baseline verdict; give up after `within_s`."""
+    """Poll the journeys until each is no worse than its baseline verdict; give up after `within_s`."""
     start = clock() if since is None else since
     pending = set(baseline)
     recovered_at: dict[str, float] = {}
@@ -151,7 +151,7 @@ def wait_for_recovery(
     while True:
         for n, obs in run_journeys(mesh, pending, clock=clock).items():
             last[n] = obs
-            if obs.verdict == baseline[n]:
+            if not worse(obs.verdict, baseline[n]):
                 recovered_at[n] = clock() - start
         pending -= set(recovered_at)
         elapsed = clock() - start

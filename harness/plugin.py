@@ -119,6 +119,10 @@ def cascade_mesh(pytestconfig: pytest.Config) -> Iterator[Mesh]:
     with mesh:
         for line in mesh.runtime.reaped:
             say(f"cleaned up: {line}")
+        if s.topology.journeys:
+            # The baseline every test compares with: measured once, before any fault.
+            steady = mesh.steady_state()
+            say("steady state: " + ", ".join(f"{n} {b.verdict} {b.p50_ms:.0f}ms" for n, b in sorted(steady.baselines.items())))
         pytestconfig.stash[MESH] = mesh
         yield mesh
 

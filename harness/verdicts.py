@@ -32,9 +32,16 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import UsageError
 from .topology import VERDICTS, Journey, Topology
 
-__all__ = ["EXCERPT_CHARS", "Observation", "classify"]
+__all__ = ["EXCERPT_CHARS", "Observation", "SEVERITY", "classify", "worse"]
 
 EXCERPT_CHARS = 300
+# How bad a verdict is for its user, best first: a change towards the left is never a cascade.
+SEVERITY = {"full": 0, "degraded": 1, "failed_fast": 2, "hung": 3, "wrong": 4}
+
+
+def worse(verdict: str, than: str) -> bool:
+    """True if `verdict` is worse for its user than `than`."""
+    return SEVERITY[verdict] > SEVERITY[than]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def meshes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str],
     def get(mode: str) -> Mesh:
         if mode not in started:
             started[mode] = Mesh(TOPOLOGY, mode=mode, state_dir=tmp_path_factory.mktemp("state")).start()
-        started[mode].reset()
+            started[mode].steady_state()  # the baseline, before any fault
+        started[mode].reset()  # after a faulted test, waits until the journeys are back at it
         return started[mode]
 
     yield get

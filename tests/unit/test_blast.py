@@ -219,3 +219,13 @@ def test_more_faults_never_shrink_the_radius(edges, services, more_edges, more_s
     assert big.inside | big.outside == ALL and not big.inside & big.outside
     for name in big.inside:
         assert big.path(name), name
+
+
+def test_a_journey_that_got_better_outside_the_radius_is_no_cascade():
+    radius = blast_radius(TOY, edges=[sorted(TOY.edges)[-1]])
+    outside = sorted(radius.outside)[0]
+    assert find_cascades(radius, {outside: "degraded"}, {outside: "full"},
+                         latency_tolerance_ms=100, latency_tolerance_ratio=0.5) == []
+    worse = find_cascades(radius, {outside: "full"}, {outside: "degraded"},
+                          latency_tolerance_ms=100, latency_tolerance_ratio=0.5)
+    assert [c.journey for c in worse] == [outside]

@@ -217,3 +217,13 @@ def test_classify_is_total_and_hung_iff_over_budget_or_timeout(name, status, ms,
     is_timeout = timed_out or "timed out" in error.lower() or "timeout" in error.lower()
     assert (obs.verdict == "hung") == (ms > journey.budget_ms or is_timeout)
     assert obs.reason
+
+
+# -- severity ----------------------------------------------------------------
+
+
+def test_severity_orders_verdicts_from_best_to_worst_for_the_user():
+    order = ["full", "degraded", "failed_fast", "hung", "wrong"]
+    assert sorted(verdicts.SEVERITY, key=verdicts.SEVERITY.get) == order
+    assert verdicts.worse("hung", "degraded") and not verdicts.worse("full", "degraded")
+    assert not verdicts.worse("degraded", "degraded")
