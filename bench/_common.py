@@ -48,13 +48,14 @@ def summarize(samples: list[float], target_ms: float | None = None) -> dict[str,
 
 def print_table(results: dict[str, dict[str, Any]], out=sys.stdout) -> None:
     """One row per measurement; the target is shown beside it, never asserted."""
-    head = f"{'measurement':<34} {'n':>4} {'median':>9} {'min':>9} {'max':>9} {'p95':>9}   target (median)"
+    w = max([len("measurement"), *map(len, results)])
+    head = f"{'measurement':<{w}} {'n':>4} {'median':>9} {'min':>9} {'max':>9} {'p95':>9}   target (median)"
     print(head, file=out)
     print("-" * len(head), file=out)
     for name, r in results.items():
         target = "" if r["target_ms"] is None else (
             f"< {r['target_ms']:g} ms  {'ok' if r['meets_target'] else 'MISSED'}")
-        print(f"{name:<34} {r['n']:>4} {r['median_ms']:>9.2f} {r['min_ms']:>9.2f} {r['max_ms']:>9.2f} "
+        print(f"{name:<{w}} {r['n']:>4} {r['median_ms']:>9.2f} {r['min_ms']:>9.2f} {r['max_ms']:>9.2f} "
               f"{r['p95_ms']:>9.2f}   {target}", file=out)
     print("(all times in ms)", file=out)
 
