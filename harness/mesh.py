@@ -51,12 +51,22 @@ class Mesh:
     ) -> None:
         if runtime not in RUNTIMES:
             raise UsageError(f"unknown runtime {runtime!r}; runtimes are: {', '.join(RUNTIMES)}")
-        if runtime == "compose":
-            raise UsageError("the compose runtime is not available yet; use --cascade-runtime local")
         self.topology = topology
         self.mode = mode if isinstance(mode, Mode) else parse_mode(mode, topology.knobs)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
-        self.runtime = LocalRuntime(topology, self.mode, state_dir=state_dir, detached=detached, log=log)
+        self.runtime: Any
+        if runtime == "compose":
+            if topology.compose_file is None:
+                raise UsageError(
+                    f"the compose runtime needs the topology's compose file: add compose_file = \"path/to/compose.yaml\" "
+                    f"under [mesh] in the topology of {topology.name!r}"
+                )
+            from .runtime.compose import ComposeRuntime  # lazy: the local runtime needs no docker
+
+            self.runtime = ComposeRuntime(topology, self.mode, compose_file=topology.compose_file,
+                                          state_dir=state_dir, detached=detached, log=log)
+        else:
+            self.runtime = LocalRuntime(topology, self.mode, state_dir=state_dir, detached=detached, log=log)
         self._toxiproxy: ToxiproxyClient | None = None
         self._steady: SteadyState | None = None
         self._observers: list[Observer] = []

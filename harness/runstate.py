@@ -131,6 +131,17 @@ class RunRecord:
 ResourceReaper = Callable[[dict[str, Any]], str | None]
 
 
+def _reap_compose(resource: dict[str, Any]) -> str | None:
+    from .runtime.compose import reap_compose_project  # lazy: only a compose run needs docker
+
+    return reap_compose_project(resource)
+
+
+# Every kind of resource a runtime records; any caller of reap_leftovers gets all of them, so a
+# local run also cleans up after a dead compose run and the other way round.
+DEFAULT_REAPERS: dict[str, ResourceReaper] = {"compose": _reap_compose}
+
+
 def reap_leftovers(
     state_dir: Path,
     *,
@@ -152,7 +163,7 @@ def reap_leftovers(
             continue
         if not rec.detached and _same_process(rec.owner_pid, rec.owner_ticks):
             continue  # a live mesh of another runner: not ours to touch
-        cleaned.extend(_reap(rec, resource_reapers or {}))
+        cleaned.extend(_reap(rec, DEFAULT_REAPERS if resource_reapers is None else resource_reapers))
     _prune_log_dirs(runs)
     return cleaned
 

@@ -2,7 +2,8 @@
 
 A topology is written in TOML (or built in Python) and read by both runtimes:
 
-    [mesh]      name, brittle knobs the services understand, leak patterns
+    [mesh]      name, brittle knobs the services understand, leak patterns, the config
+                service, compose_file (the user's compose file, relative to this file)
     [services]  how each service starts locally, its health check, its compose name;
                 command placeholders: {python} {port} {host} {root} (the topology's folder)
                 and {data} (a per-run folder for the service's data that outlives a Kill)
@@ -124,6 +125,7 @@ class Topology:
     leak_patterns: tuple[str, ...] = ()
     degraded_header: str = "x-cascade-degraded"
     config_service: str = ""
+    compose_file: Path | None = None  # the user's own compose file, for the compose runtime
 
     # -- queries (pure) --------------------------------------------------
 
@@ -201,7 +203,8 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         raise InvalidTopology(f"a topology must be a table, got {type(data).__name__}")
     _only(data, "topology", {"mesh", "services", "edges", "journeys"})
     mesh = _table(data, "mesh", "mesh", required=False)
-    _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service"})
+    _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service",
+                         "compose_file"})
     name = _str(mesh, "name", "mesh", default="mesh")
     knobs = _str_list(mesh, "knobs", "mesh")
     for k in knobs:
@@ -243,6 +246,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         leak_patterns=tuple(_str_list(mesh, "leak_patterns", "mesh")),
         degraded_header=_str(mesh, "degraded_header", "mesh", default="x-cascade-degraded").lower(),
         config_service=_str(mesh, "config_service", "mesh", default=""),
+        compose_file=(root / _str(mesh, "compose_file", "mesh")) if "compose_file" in mesh else None,
     )
 
 

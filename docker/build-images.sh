@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Build the compose runtime's images, offline if need be, cached:
+#
+#   cascade/python:dev        every bundled Python service (the command picks which)
+#   cascade/redis:dev         the mesh's datastore
+#   cascade/toxiproxy:2.12.0  toxiproxy-server 2.12.0
+#
+# Each Dockerfile takes its base image as the build argument BASE, defaulting to the official
+# image (python:3.11-slim, redis:7, ghcr.io/shopify/toxiproxy:2.12.0). Which bases are used:
+#
+#   CASCADE_BASES=official   the official images (docker pulls them: needs a registry)
+#   CASCADE_BASES=local      equivalents made on this machine, no registry needed:
+#                              cascade/base:bookworm        Debian bookworm from mmdebstrap with
+#                                                           python3, python3-venv, redis-server
+#                              cascade/toxiproxy-base:2.12.0  the toxiproxy-server that
+#                                                           harness.provision finds or builds
+#   CASCADE_BASES=auto       (default) official if all three are already on this machine, else local
+#
+# Either way the Python wheels are downloaded on the host (pip download) into a cache keyed by
+# pyproject.toml and installed in the image with --no-index. Everything is cached: the base is
+# made only if missing, wheels only when pyproject.toml changes, and docker's layer cache does
+# the rest, so a second run with nothing changed takes seconds.
+#
+# Environment: CASCADE_CACHE_DIR (default ~/.cache/cascade), CASCADE_PYTHON (a python with pip;
+# default .venv/bin/python), DEBIAN_MIRROR (default http://deb.debian.org/debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PYTHON_IMAGE=cascade/python:dev
+REDIS_IMAGE=cascade/redis:dev
+TOXIPROXY_IMAGE=cascade/toxiproxy:2.12.0
+LOCAL_BASE=cascade/base:bookworm
+LOCAL_TOXIPROXY_BASE=cascade/toxiproxy-base:2.12.0
+OFFICIAL_PYTHON=python:3.11-slim
+OFFICIAL_REDIS=redis:7
+OFFICIAL_TOXIPROXY=ghcr.io/shopify/toxiproxy:2.12.0
+BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CACHE=${CASCADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}/images
+PY=${CASCADE_PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+
+say() { printf 'build-images: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+label_of() { docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+secs_since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
+step_start() { t0=$(now_ms); }
+step_done() { say "$1 ($(secs_since "$t0") s)"; }
+# The legacy builder is what a bare Debian engine has; BuildKit is used when buildx is there.
+# Its deprecation notice is dropped; real errors still show.
+build() {
+  if docker buildx version >/dev/null 2>&1; then docker build "$@"; return; fi
+  local rc=0
+  { DOCKER_BUILDKIT=0 docker build "$@" 2>&1 1>&3 3>&- \
+      | { grep -vE 'legacy builder is deprecated|BuildKit is currently disabled|environment-variable|^\s*$' >&2 || true; }
+  } 3>&1 || rc=$?
+  return "$rc"
+}
+
+docker info >/dev/null 2>&1 || die "no Docker engine answers (docker info failed); run docker/engine.sh first"
+total0=$(now_ms)
+mkdir -p "$CACHE"
+
+# -- which bases ---------------------------------------------------------------------------------
+BASES=${CASCADE_BASES:-auto}
+if [ "$BASES" = auto ]; then
+  BASES=local
+  if have_image "$OFFICIAL_PYTHON" && have_image "$OFFICIAL_REDIS" && have_image "$OFFICIAL_TOXIPROXY"; then
+    BASES=official
+  fi
+fi
+case "$BASES" in
+  official) PY_BASE=$OFFICIAL_PYTHON; REDIS_BASE=$OFFICIAL_REDIS; TP_BASE=$OFFICIAL_TOXIPROXY ;;
+  local) PY_BASE=$LOCAL_BASE; REDIS_BASE=$LOCAL_BASE; TP_BASE=$LOCAL_TOXIPROXY_BASE ;;
+  *) die "CASCADE_BASES must be auto, official or local, got '$BASES'" ;;
+esac
+say "bases: $BASES"
+
+# -- local bases ---------------------------------------------------------------------------------
+if [ "$BASES" = local ]; then
+  # The Debian base: remade only when its package list (the label) changes.
+  base_key="bookworm:$BASE_PACKAGES"
+  if [ "$(label_of "$LOCAL_BASE" cascade.base)" != "$base_key" ]; then
+    if ! command -v mmdebstrap >/dev/null; then
+      [ "$(id -u)" = 0 ] || die "mmdebstrap is missing: sudo apt-get install mmdebstrap"
+      say "installing mmdebstrap with apt-get"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+    fi
+    step_start
+    say "making $LOCAL_BASE with mmdebstrap (about a minute, once)"
+    # minbase + no docs, man pages or locales keeps it small; security updates included.
+    mmdebstrap --quiet --variant=minbase --include="$BASE_PACKAGES" \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
+      bookworm - "deb $MIRROR bookworm main" "deb ${MIRROR%/debian}/debian-security bookworm-security main" \
+      | docker import --change "LABEL cascade.base=$base_key" \
+          --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+          --change 'CMD ["/bin/bash"]' - "$LOCAL_BASE" >/dev/null
+    step_done "made $LOCAL_BASE"
+  fi
+
+  # The Toxiproxy base: the provisioned binary at /toxiproxy, like the official image's layout.
+  server=$("$PY" -c 'from harness.provision import find_toxiproxy; print(find_toxiproxy().server)') \
+    || die "could not find or build toxiproxy-server (see above)"
+  sha=$(sha256sum "$server" | cut -c1-16)
+  if [ "$(label_of "$LOCAL_TOXIPROXY_BASE" cascade.toxiproxy.sha256)" != "$sha" ]; then
+    step_start
+    root=$(mktemp -d)
+    trap 'rm -rf "$root"' EXIT
+    install -m 0755 "$server" "$root/toxiproxy"
+    # A `go install` build links libc for DNS; copy the libraries it needs (none if static).
+    if ldd "$server" >/dev/null 2>&1; then
+      for lib in $(ldd "$server" | grep -oE '/[^ ]+'); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+      done
+    fi
+    mkdir -p "$root/tmp" && chmod 1777 "$root/tmp"
+    tar -C "$root" -c . | docker import --change "LABEL cascade.toxiproxy.sha256=$sha" \
+      --change 'ENTRYPOINT ["/toxiproxy"]' --change 'CMD ["-host=0.0.0.0"]' - "$LOCAL_TOXIPROXY_BASE" >/dev/null
+    rm -rf "$root"
+    trap - EXIT
+    step_done "made $LOCAL_TOXIPROXY_BASE from $server"
+  fi
+fi
+
+# -- wheels, on the host -------------------------------------------------------------------------
+arch=$(docker info --format '{{.Architecture}}')
+case "$arch" in
+  x86_64|amd64) march=x86_64 ;;
+  aarch64|arm64) march=aarch64 ;;
+  *) die "no wheel platform known for engine architecture $arch" ;;
+esac
+# The [mesh] extra: everything the services import.
+requirements=$("$PY" - <<'EOF'
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["optional-dependencies"]["mesh"]))
+EOF
+)
+key=$(printf '%s\n%s\nasync-timeout\n' "$requirements" "$march" | sha256sum | cut -c1-16)
+wheels=$CACHE/wheels-$key
+if [ ! -f "$wheels/.complete" ]; then
+  step_start
+  rm -rf "$wheels" && mkdir -p "$wheels"
+  printf '%s\n' "$requirements" > "$wheels/requirements.txt"
+  # pip evaluates environment markers for the host's interpreter, not the image's, so wheels
+  # that only an older 3.11 needs are named here: redis needs async-timeout below 3.11.3, and
+  # Debian bookworm's python3 is 3.11.2.
+  "$PY" -m pip download --quiet --disable-pip-version-check --dest "$wheels" \
+    --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 --abi abi3 --abi none \
+    --platform "manylinux_2_28_$march" --platform "manylinux_2_17_$march" --platform "manylinux2014_$march" \
+    --platform any -r "$wheels/requirements.txt" 'async-timeout>=4.0.3'
+  touch "$wheels/.complete"
+  step_done "downloaded $(ls "$wheels"/*.whl | wc -l) wheels into $wheels"
+  # Older wheel sets are stale now.
+  find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$key" -exec rm -rf {} +
+fi
+
+# -- the Python image's build context: never the repository (its .venv is huge) -------------------
+ctx=$CACHE/context-python
+rm -rf "$ctx/app" && mkdir -p "$ctx/app" "$ctx/wheels"
+cp "$wheels/requirements.txt" "$ctx/requirements.txt"
+# Hard links keep the wheels copy free; rsync-like refresh of the set.
+find "$ctx/wheels" -name '*.whl' -delete
+cp -l "$wheels"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$wheels"/*.whl "$ctx/wheels/"
+tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' -c services | tar -C "$ctx/app" -x
+ctx_tp=$CACHE/context-empty
+mkdir -p "$ctx_tp"
+
+# -- images --------------------------------------------------------------------------------------
+image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+before="$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE")"
+step_start
+build -q -t "$TOXIPROXY_IMAGE" --build-arg "BASE=$TP_BASE" -f docker/Dockerfile.toxiproxy "$ctx_tp" >/dev/null
+step_done "built $TOXIPROXY_IMAGE (BASE=$TP_BASE)"
+step_start
+build -q -t "$REDIS_IMAGE" --build-arg "BASE=$REDIS_BASE" -f docker/Dockerfile.redis "$ctx_tp" >/dev/null
+step_done "built $REDIS_IMAGE (BASE=$REDIS_BASE)"
+step_start
+build -q -t "$PYTHON_IMAGE" --build-arg "BASE=$PY_BASE" -f docker/Dockerfile.python "$ctx" >/dev/null
+step_done "built $PYTHON_IMAGE (BASE=$PY_BASE)"
+after="$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE")"
+
+if [ "$before" != "$after" ]; then
+  # Smoke, only for what changed: each image runs its program, the services as a non-root user.
+  docker run --rm "$PYTHON_IMAGE" python -c 'import os, services, starlette, uvicorn, redis, pydantic, httpx, tenacity; assert os.getuid() != 0' \
+    || die "$PYTHON_IMAGE cannot import the services' dependencies"
+  docker run --rm "$TOXIPROXY_IMAGE" -version >/dev/null || die "$TOXIPROXY_IMAGE does not run toxiproxy-server"
+  docker run --rm "$REDIS_IMAGE" redis-server --version >/dev/null || die "$REDIS_IMAGE does not run redis-server"
+  # The images these tags replaced, and nobody else's (only ours carry the label).
+  docker image prune -f --filter label=io.cascade.image >/dev/null
+fi
+
+say "done in $(secs_since "$total0") s: $PYTHON_IMAGE $REDIS_IMAGE $TOXIPROXY_IMAGE"

@@ -1,0 +1,612 @@
+"""The compose runtime: the user's own compose file, plus a generated override that puts Toxiproxy on every edge.
+
+    docker compose -p cascade-<run> -f <user compose file> -f <run dir>/compose.override.yaml up -d
+        override: + a `toxiproxy` service (API and one listener per edge, published on 127.0.0.1)
+                  + per topology service: each edge's env var -> toxiproxy:<that edge's port>,
+                    CASCADE_MODE / CASCADE_BRITTLE / CASCADE_CONFIG_TOKEN, its port published
+                    on 127.0.0.1 (ephemeral), depends_on toxiproxy, restart "no"
+    ─> one /populate call: each proxy listens 0.0.0.0:<port> in the toxiproxy container and
+       forwards to <compose_service>:<container_port>
+    ─> wait for every service's health in parallel (the topology's check on the published port;
+       the Docker health check where the topology says "tcp") ─> up
+
+The user's file is never edited. Works with `docker compose` (v2) and `docker-compose` (v1.29),
+detected, or forced with CASCADE_COMPOSE=v1|v2. Process faults go through the Docker SDK
+(kill = SIGKILL to the container, pause = cgroup freezer). The project is recorded in the
+run-state file so a later run can `down` it if this runner died (`reap_compose_project`).
+It mirrors `local.py` method for method. At about 600 lines it is twice the usual size: the
+pure parts (`compose_command`, `build_override`, `_proxy_specs`) are meant to move to a sibling
+module with their own unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
+from ..modes import Mode
+from ..paths import state_dir as default_state_dir
+from ..probe import http_request, tcp_open
+from ..runstate import RunRecord, reap_leftovers
+from ..topology import Topology
+from ..toxiproxy import ProxySpec, ToxiproxyClient
+
+__all__ = ["ComposeRuntime", "build_override", "compose_command", "reap_compose_project"]
+
+HOST = "127.0.0.1"
+TOXIPROXY_SERVICE = "toxiproxy"
+TOXIPROXY_IMAGE = "cascade/toxiproxy:2.12.0"  # or ghcr.io/shopify/toxiproxy:2.12.0: same layout
+TOXIPROXY_API_PORT = 8474
+FIRST_PROXY_PORT = 10000  # inside the toxiproxy container: edge i (sorted) listens on 10000 + i
+STOP_GRACE_S = 2
+PAUSE_ATTEMPTS = 5
+# Containers start slower than local processes (namespaces, a loaded engine): never wait less.
+MIN_START_TIMEOUT_S = 30.0
+COMPOSE_TIMEOUT_S = 180.0
+_PROJECT_LABEL = "com.docker.compose.project"
+_SERVICE_LABEL = "com.docker.compose.service"
+_LOG_LOCK = threading.Lock()  # two compose commands may finish at once; their log entries must not interleave
+
+
+class _NotYet(Exception):
+    """A health check that has not passed yet (retried by tenacity)."""
+
+
+# -- compose, v1 or v2 ------------------------------------------------------------------------
+
+
+def compose_command(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """`docker compose` (v2) if it runs, else `docker-compose` (v1); CASCADE_COMPOSE=v1|v2 forces one."""
+    env = os.environ if env is None else env
+    forced = env.get("CASCADE_COMPOSE", "").strip().lower()
+    if forced not in ("", "v1", "v2"):
+        raise UsageError(f"CASCADE_COMPOSE must be v1 or v2, got {forced!r}")
+    path = env.get("PATH", os.defpath)
+    docker, v1 = shutil.which("docker", path=path), shutil.which("docker-compose", path=path)
+    v2_ok = False
+    if forced != "v1" and docker:
+        try:
+            v2_ok = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=20,
+                                   env=dict(env)).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            v2_ok = False
+    if v2_ok and docker:
+        return (docker, "compose")
+    if forced != "v2" and v1:
+        return (v1,)
+    wanted = {"v1": "docker-compose (v1)", "v2": "`docker compose` (v2)"}.get(forced, "`docker compose` (v2) or docker-compose (v1)")
+    raise ProvisionError(
+        f"the compose runtime needs {wanted}, and it is not available; run docker/engine.sh "
+        "(installs Debian's docker.io and docker-compose; --compose-v2 builds the v2 plugin)"
+        + ("" if not forced else "; or unset CASCADE_COMPOSE to use whichever is installed")
+    )
+
+
+def _run_compose(argv: list[str], *, log: Path | None = None, timeout_s: float = COMPOSE_TIMEOUT_S) -> str:
+    """Run one compose command; its stdout, or ProvisionError with the tail of what it said."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ProvisionError(f"`{shlex.join(argv)}` took over {timeout_s:.0f} s; is the Docker engine healthy?") from None
+    except OSError as exc:
+        raise ProvisionError(f"could not run `{shlex.join(argv)}`: {exc}") from None
+    if log is not None:
+        with _LOG_LOCK, open(log, "a") as f:
+            f.write(f"$ {shlex.join(argv)}\n{done.stdout}{done.stderr}[exit {done.returncode}]\n")
+    if done.returncode != 0:
+        tail = "\n    ".join((done.stderr or done.stdout).strip().splitlines()[-12:])
+        raise ProvisionError(f"`{shlex.join(argv)}` failed with exit {done.returncode}:\n    {tail}")
+    return done.stdout
+
+
+def _docker_client() -> Any:
+    import docker  # imported here: the local runtime and the unit tests never need it
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 -- any failure means "no engine"; the message says which
+        raise ProvisionError(f"no Docker engine answers ({exc}); start one with docker/engine.sh") from None
+    return client
+
+
+# -- the run-state reaper ----------------------------------------------------------------------
+
+
+def reap_compose_project(resource: dict[str, Any]) -> str | None:
+    """`down -v --remove-orphans` the compose project a dead runner left; what was removed, or None."""
+    project = str(resource.get("project", ""))
+    if not project.startswith("cascade-"):
+        return None  # never touch a project this harness did not name
+    try:
+        client = _docker_client()
+    except ProvisionError:
+        return None
+    label = {"label": [f"{_PROJECT_LABEL}={project}"]}
+    if not client.containers.list(all=True, filters=label) and not client.networks.list(filters=label):
+        return None
+    files = [str(f) for f in resource.get("files", [])]
+    command = list(resource.get("command") or ())
+    if command and files and all(Path(f).is_file() for f in files):
+        argv = [*command, "--ansi", "never", "-p", project, *(a for f in files for a in ("-f", f)),
+                "down", "-v", "--remove-orphans", "-t", "0"]
+        try:
+            _run_compose(argv)
+            return f"removed compose project {project}"
+        except ProvisionError:
+            pass  # fall through to removing by label
+    _remove_by_label(client, project)
+    return f"removed compose project {project} (by label)"
+
+
+def _remove_by_label(client: Any, project: str) -> None:
+    label = {"label": [f"{_PROJECT_LABEL}={project}"]}
+    for c in client.containers.list(all=True, filters=label):
+        c.remove(force=True, v=True)
+    for n in client.networks.list(filters=label):
+        n.remove()
+    for v in client.volumes.list(filters=label):
+        v.remove(force=True)
+
+
+# -- the override (pure) ---------------------------------------------------------------------------
+
+
+def build_override(
+    topology: Topology, mode: Mode, secret: str, proxy_ports: Mapping[str, int], *,
+    toxiproxy_image: str = TOXIPROXY_IMAGE, publish_proxies: bool = True,
+) -> dict[str, Any]:
+    """The override document: a toxiproxy service, and per service its edges rerouted through it."""
+    tp_ports = [f"{HOST}::{TOXIPROXY_API_PORT}"]
+    if publish_proxies:
+        tp_ports += [f"{HOST}::{p}" for _, p in sorted(proxy_ports.items())]
+    services: dict[str, Any] = {
+        TOXIPROXY_SERVICE: {
+            "image": toxiproxy_image,
+            "command": ["-host", "0.0.0.0", "-port", str(TOXIPROXY_API_PORT)],
+            "init": True,
+            "user": "65534:65534",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": True,
+            "ports": tp_ports,
+            "restart": "no",
+        }
+    }
+    for name, svc in sorted(topology.services.items()):
+        env = {**topology.env, **svc.env, **mode.env(), "CASCADE_CONFIG_TOKEN": secret}
+        for edge in topology.edges_from(name):
+            env[edge.env] = edge.address(TOXIPROXY_SERVICE, proxy_ports[edge.name])
+        services[svc.compose_service] = {
+            "environment": env,
+            "ports": [f"{HOST}::{svc.container_port}"],
+            "depends_on": [TOXIPROXY_SERVICE],
+            "restart": "no",
+        }
+    return {"services": services}
+
+
+def _proxy_specs(topology: Topology, proxy_ports: Mapping[str, int]) -> list[ProxySpec]:
+    specs = []
+    for name, port in sorted(proxy_ports.items()):
+        callee = topology.services[topology.edges[name].callee]
+        specs.append(ProxySpec(name=name, listen=f"0.0.0.0:{port}",
+                               upstream=f"{callee.compose_service}:{callee.container_port}"))
+    return specs
+
+
+# -- the runtime -----------------------------------------------------------------------------------
+
+
+class ComposeRuntime:
+    """Runs a topology's services with Docker Compose from the user's compose file, every edge through Toxiproxy."""
+
+    name = "compose"
+
+    def __init__(
+        self,
+        topology: Topology,
+        mode: Mode,
+        *,
+        compose_file: Path,
+        state_dir: Path | None = None,
+        detached: bool = False,
+        log: Callable[[str], None] | None = None,
+        toxiproxy_image: str | None = None,
+        publish_proxies: bool = True,
+        compose: str | None = None,
+    ) -> None:
+        self.topology = topology
+        self.mode = mode
+        self.compose_file = Path(compose_file).resolve()
+        self.state_dir = state_dir or default_state_dir()
+        self.detached = detached
+        self.toxiproxy_image = toxiproxy_image or os.environ.get("CASCADE_TOXIPROXY_IMAGE", TOXIPROXY_IMAGE)
+        self.publish_proxies = publish_proxies
+        self._compose_choice = compose  # "v1" or "v2"; None: $CASCADE_COMPOSE, else detected
+        self._log = log or (lambda _line: None)
+        self.secret = secrets.token_urlsafe(24)
+        self.reaped: list[str] = []
+        self.record: RunRecord | None = None
+        self.project = ""  # cascade-<run id>, kept after stop() so callers can check what is left
+        self._live = False  # a project may exist on the engine: stop() must `down` it
+        self.command: tuple[str, ...] = ()
+        self.override: Path | None = None
+        self.ports: dict[str, int] = {}
+        self.toxiproxy_port = 0
+        # Edge -> port inside the toxiproxy container, fixed by the topology alone.
+        self.container_proxy_ports = {e: FIRST_PROXY_PORT + i for i, e in enumerate(sorted(topology.edges))}
+        self.proxy_ports: dict[str, int] = {}
+        self._docker: Any = None
+        self._ids: dict[str, str] = {}  # compose service -> container id (stable across restarts)
+        self._killed: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def toxiproxy_url(self) -> str:
+        return f"http://{HOST}:{self.toxiproxy_port}"
+
+    def address(self, service: str) -> tuple[str, int]:
+        """Where `service` is published on 127.0.0.1 (not through a proxy); changes when it restarts."""
+        return HOST, self.ports[self.topology.service(service).name]
+
+    def logs(self, service: str, lines: int = 30) -> list[str]:
+        """The last `lines` lines of the container's log (stdout and stderr), [] if it has none."""
+        try:
+            raw = self.container(service).logs(tail=lines)
+        except Exception:  # noqa: BLE001 -- evidence is best effort: a missing container has no log
+            return []
+        return raw.decode(errors="replace").splitlines()[-lines:]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> ToxiproxyClient:
+        """Bring the mesh up; on any failure, tear down what was started and re-raise."""
+        self.reaped = reap_leftovers(self.state_dir)
+        if not self.compose_file.is_file():
+            raise UsageError(f"compose file {str(self.compose_file)!r} does not exist")
+        env = dict(os.environ)
+        if self._compose_choice is not None:
+            env["CASCADE_COMPOSE"] = self._compose_choice
+        self.command = compose_command(env)
+        self._docker = _docker_client()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> ToxiproxyClient:
+        topo = self.topology
+        self.record = RunRecord.create(self.state_dir, detached=self.detached)
+        self.project = f"cascade-{self.record.run_id}"
+        self.override = self.record.dir / "compose.override.yaml"
+        # JSON is YAML, so both compose versions read it and no YAML library is needed.
+        self.override.write_text(json.dumps(build_override(
+            topo, self.mode, self.secret, self.container_proxy_ports,
+            toxiproxy_image=self.toxiproxy_image, publish_proxies=self.publish_proxies), indent=1))
+        self.record.add_resource(kind="compose", project=self.project, command=list(self.command),
+                                 files=[str(self.compose_file), str(self.override)])
+        self._live = True
+        self._log(f"run {self.record.run_id}: compose project {self.project}, override {self.override}")
+
+        with ThreadPoolExecutor(max_workers=2) as pool:  # two independent checks, each a compose start-up
+            declared = pool.submit(self._compose, "config", "--services", files=[self.compose_file])
+            merged = pool.submit(self._compose, "config")
+            self._check_services(declared.result().split())
+            self._check_images(merged.result())
+
+        up = ["up", "-d", "--no-build", "--remove-orphans"]
+        if len(self.command) == 2:
+            up += ["--pull", "never"]  # v2 only; _check_images already made sure nothing is pulled
+        self._compose(*up)
+        self._read_ports()
+
+        client = ToxiproxyClient(self.toxiproxy_url)
+        self._wait(TOXIPROXY_SERVICE, lambda: "" if _answers(client) else "API not answering", MIN_START_TIMEOUT_S)
+        client.populate(_proxy_specs(topo, self.container_proxy_ports))
+        names = sorted(topo.services)
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            errors = [f.exception() for f in [pool.submit(self.wait_healthy, n) for n in names]]
+        failed = [e for e in errors if e is not None]
+        if failed:
+            raise failed[0]
+        return client
+
+    def stop(self) -> None:
+        """`down -v --remove-orphans -t 2`: containers, network and volumes of this project are gone."""
+        try:
+            if self._live:
+                try:
+                    self._stop_all_at_once()
+                    self._compose("down", "-v", "--remove-orphans", "-t", str(STOP_GRACE_S))
+                except ProvisionError as exc:
+                    self._log(f"compose down failed, removing project {self.project} by label: {exc}")
+                    _remove_by_label(self._docker or _docker_client(), self.project)
+        finally:
+            if self.record is not None:
+                self.record.close()
+            if self._docker is not None:
+                self._docker.close()
+                self._docker = None
+            self._live = False
+
+    def _stop_all_at_once(self) -> None:
+        """SIGTERM every container at once (SIGKILL after the grace period).
+
+        `down` stops containers level by level in reverse dependency order, about 0.5 s a level;
+        stopped in parallel first, the whole mesh takes one grace period at most, and `down`
+        then only removes. Best effort: `down` stops whatever this missed.
+        """
+        if self._docker is None:
+            return
+        try:
+            containers = list(self._containers().values())
+        except Exception:  # noqa: BLE001 -- `down` follows and does the job anyway
+            return
+
+        def stop(c: Any) -> None:
+            try:
+                c.stop(timeout=STOP_GRACE_S)
+            except Exception:  # noqa: BLE001 -- already gone or stopping: `down` handles it
+                pass
+
+        with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+            list(pool.map(stop, containers))
+
+    # -- process faults ----------------------------------------------------------------------------
+
+    def is_running(self, service: str) -> bool:
+        """True while the container runs (a paused one still runs, like a stopped local process)."""
+        return self._state(service).get("Status") in ("running", "paused")
+
+    def is_paused(self, service: str) -> bool:
+        return self._state(service).get("Status") == "paused"
+
+    def kill(self, service: str) -> None:
+        """SIGKILL the container (restart policy "no": it stays down until restarted)."""
+        c = self.container(service)
+        with self._lock:
+            self._killed.add(service)
+        if self.is_paused(service):
+            c.unpause()  # a frozen cgroup cannot take the signal
+        c.kill(signal="SIGKILL")
+        c.wait(timeout=10)
+
+    def pause(self, service: str) -> None:
+        """Freeze the container's processes (cgroup freezer), retried if the freezer gives up."""
+        from docker.errors import APIError
+
+        c = self.container(service)
+        for attempt in range(PAUSE_ATTEMPTS):
+            try:
+                c.pause()
+                return
+            except APIError as exc:
+                # runc gives up ("unable to freeze") when a task will not freeze in time, as on a
+                # saturated machine; it thaws the container again, so trying again is safe.
+                if "unable to freeze" not in str(exc) or attempt == PAUSE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    def resume(self, service: str) -> None:
+        self.container(service).unpause()
+
+    def restart(self, service: str) -> None:
+        """Restart the container (start it if it is down), read its new published port, wait until healthy."""
+        c = self.container(service)
+        if self.is_paused(service):
+            c.unpause()
+        if self.is_running(service):
+            c.restart(timeout=STOP_GRACE_S)
+        else:
+            c.start()
+        with self._lock:
+            self._killed.discard(service)
+        self._read_ports()
+        self.wait_healthy(service)
+
+    def heal_processes(self) -> list[str]:
+        """Resume paused and restart dead services; return what was done (for reset)."""
+        state = self._state(TOXIPROXY_SERVICE)
+        if state.get("Status") != "running":
+            raise MeshCrashed(f"the toxiproxy container is {state.get('Status', 'gone')} (exit code "
+                              f"{state.get('ExitCode', '?')})" + _tail(self.logs(TOXIPROXY_SERVICE, 12)))
+        actions = []
+        for name in sorted(self.topology.services):
+            if self.is_paused(name):
+                self.resume(name)
+                actions.append(f"resumed {name}")
+            if not self.is_running(name):
+                state = self._state(name)
+                why = ("killed by a fault" if name in self._killed else
+                       f"exited on its own with code {state.get('ExitCode', '?')}; its log: docker logs {self.container(name).name}")
+                self.restart(name)
+                actions.append(f"restarted {name} ({why})")
+        return actions
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def wait_healthy(self, service: str) -> None:
+        """Wait until `service` passes the topology's health check (or Docker's, for a TCP service)."""
+        svc = self.topology.service(service)
+
+        def check() -> str:
+            host, port = self.address(service)
+            if svc.http:
+                r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
+                return "" if r.status == 200 else (r.error or f"HTTP {r.status} from {svc.health}")
+            # A published port accepts connections even when nothing listens behind it (docker-proxy),
+            # so a TCP service is judged by its Docker health check when it has one.
+            health = self._state(service).get("Health")
+            if health:
+                return "" if health.get("Status") == "healthy" else f"Docker health is {health.get('Status')}"
+            return tcp_open(host, port)
+
+        self._wait(service, check, max(svc.start_timeout_s, MIN_START_TIMEOUT_S))
+
+    def _wait(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
+        last = ["not checked yet"]
+        next_state = [0.0]
+
+        def attempt() -> None:
+            now = time.monotonic()
+            if now >= next_state[0]:  # the engine is asked less often than the port is probed
+                next_state[0] = now + 0.25
+                state = self._state(name)
+                if not state:
+                    raise MeshNotReady(f"{name} has no container in compose project {self.project}; "
+                                       f"`up` did not create it (see {self._compose_log()})")
+                if state.get("Status") in ("exited", "dead"):
+                    raise MeshNotReady(
+                        f"{name} exited with code {state.get('ExitCode', '?')} while starting "
+                        f"({state.get('Error') or 'no engine error'})" + self._evidence(name))
+            err = check()
+            if err:
+                last[0] = err
+                raise _NotYet(err)
+
+        try:
+            for a in Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.05),
+                              retry=retry_if_exception_type(_NotYet)):
+                with a:
+                    attempt()
+        except RetryError:
+            where = f"{HOST}:{self.ports.get(name, '?')}"
+            raise MeshNotReady(
+                f"{name} never became healthy in {timeout_s:.1f} s; last check: {last[0]} on {where}" + self._evidence(name)
+            ) from None
+
+    def _evidence(self, name: str) -> str:
+        """Docker's last health output and the container's log tail, for an error message."""
+        health = self._state(name).get("Health") or {}
+        out = ""
+        if health.get("Log"):
+            out = (f"; Docker health: {health.get('Status', '?')}, last check said "
+                   f"{health['Log'][-1].get('Output', '').strip()[:300]!r}")
+        try:
+            cname = self.container(name).name
+        except MeshNotReady:
+            return out + f"; no container for {name} in project {self.project}"
+        return out + f"; its log (docker logs {cname}):" + _tail(self.logs(name, 12))
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _compose_log(self) -> Path | None:
+        return self.record.log_dir / "compose.log" if self.record is not None else None
+
+    def _compose(self, *args: str, files: list[Path] | None = None) -> str:
+        assert self.override is not None and self.record is not None
+        files = files if files is not None else [self.compose_file, self.override]
+        argv = [*self.command, "--ansi", "never", "-p", self.project, *(a for f in files for a in ("-f", str(f))), *args]
+        return _run_compose(argv, log=self._compose_log())
+
+    def _check_services(self, declared: list[str]) -> None:
+        missing = sorted({s.compose_service for s in self.topology.services.values()} - set(declared))
+        if missing:
+            raise UsageError(
+                f"{self.compose_file} declares no service {', '.join(map(repr, missing))} that the topology "
+                f"runs; it declares: {', '.join(sorted(declared)) or '(none)'}. Set services.<name>.compose_service "
+                "in the topology to the compose service's name"
+            )
+
+    def _check_images(self, merged_config: str) -> None:
+        """Every image must already be on this machine: the runtime never pulls (or builds)."""
+        # The canonical `config` output of both versions puts each service's image at 4 spaces.
+        images = sorted(set(re.findall(r"^    image: ['\"]?([^'\"\s]+)", merged_config, re.M)))
+        from docker.errors import ImageNotFound
+
+        missing = []
+        for image in images:
+            try:
+                self._docker.images.get(image)
+            except ImageNotFound:
+                missing.append(image)
+        if missing:
+            raise ProvisionError(
+                f"image {', '.join(missing)} is not on this machine and the compose runtime never pulls; "
+                "build the images with docker/build-images.sh (offline), or pull or build them yourself"
+            )
+
+    def _containers(self) -> dict[str, Any]:
+        """This project's containers by compose service (inspected), remembering their ids."""
+        found = self._docker.containers.list(all=True, filters={"label": [f"{_PROJECT_LABEL}={self.project}"]})
+        by_service = {c.labels.get(_SERVICE_LABEL, ""): c for c in found}
+        with self._lock:
+            self._ids.update({name: c.id for name, c in by_service.items()})
+        return by_service
+
+    def container(self, service: str) -> Any:
+        """The Docker SDK container of `service` (or "toxiproxy"), freshly inspected."""
+        from docker.errors import NotFound
+
+        name = service if service == TOXIPROXY_SERVICE else self.topology.service(service).compose_service
+        if self._docker is not None:
+            if name not in self._ids and self.project:
+                self._containers()
+            if name in self._ids:
+                try:
+                    return self._docker.containers.get(self._ids[name])
+                except NotFound:
+                    pass
+        raise MeshNotReady(f"no container for service {name!r} in compose project {self.project or '(none)'}")
+
+    def _state(self, service: str) -> dict[str, Any]:
+        try:
+            c = self.container(service)
+        except MeshNotReady:
+            return {}
+        return dict(c.attrs.get("State") or {})
+
+    def _read_ports(self) -> None:
+        """Read every published port back from the engine (they change when a container restarts)."""
+        containers = self._containers()
+        ports: dict[str, int] = {}
+        for name, svc in self.topology.services.items():
+            c = containers.get(svc.compose_service)
+            port = _published(c, svc.container_port) if c is not None else None
+            if port is not None:
+                ports[name] = port
+        tp = containers.get(TOXIPROXY_SERVICE)
+        with self._lock:
+            self.ports.update(ports)
+            if tp is not None:
+                self.toxiproxy_port = _published(tp, TOXIPROXY_API_PORT) or self.toxiproxy_port
+                if self.publish_proxies:
+                    self.proxy_ports = {e: p for e, cp in self.container_proxy_ports.items()
+                                        if (p := _published(tp, cp)) is not None}
+
+
+def _published(container: Any, port: int) -> int | None:
+    bindings = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
+    for b in bindings:
+        if b.get("HostIp") in (HOST, "") and b.get("HostPort"):
+            return int(b["HostPort"])
+    return None
+
+
+def _answers(client: ToxiproxyClient) -> bool:
+    try:
+        client.version()
+    except Exception:  # noqa: BLE001 - any failure just means "not up yet" while starting
+        return False
+    return True
+
+
+def _tail(lines: list[str]) -> str:
+    return ("\n  last lines:\n    " + "\n    ".join(lines)) if lines else " (empty)"
