@@ -1,0 +1,108 @@
+"""March 2023: a push meant to end free third-party API access must not reach first-party features.
+
+The push is valid (so every service applies it); only the entitlement coupling could make it
+reach Twitter's own callers. Blast radius: the config service, i.e. only the free third-party
+journey, which declares gateway->config.
+"""
+
+from __future__ import annotations
+
+from harness.faults import BadConfig
+from harness.mesh import Mesh
+from harness.verdicts import Observation
+from services import presets
+
+from .support import observe_the_rest, wait_for_config
+
+FIRST_PARTY = ("link", "image", "deck", "login", "home", "post")
+PUSH_NAME = "end free API access"
+
+
+def end_free_api_access(mesh: Mesh) -> BadConfig:
+    """The March 2023 push, built on the document the mesh runs now."""
+    return BadConfig(presets.end_free_api_access(mesh.config().current().document), name=PUSH_NAME)
+
+
+def test_ending_free_api_access_leaves_links_images_deck_login_home_and_post_full(mesh, chaos):
+    """A push that ends free API access leaves every first-party journey full."""
+    with chaos.inject(end_free_api_access(mesh)):
+        wait_for_config(mesh)
+        seen = {name: mesh.journey(name) for name in FIRST_PARTY}
+        observe_the_rest(mesh, chaos)
+
+    wrong = {n: f"{o.verdict} ({o.reason})" for n, o in seen.items() if o.verdict != "full"}
+    assert not wrong, f"first-party journeys hit by a third-party policy change: {wrong}"
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+
+
+def test_ending_free_api_access_refuses_free_third_parties_with_a_clear_403_and_paid_keep_access(mesh, chaos):
+    """After the push a free third-party app gets a fast 403 with the public API error; a paid one keeps access."""
+    with chaos.inject(end_free_api_access(mesh)):
+        wait_for_config(mesh)
+        free = mesh.journey("thirdparty_free")
+        paid = mesh.journey("thirdparty_paid")
+        observe_the_rest(mesh, chaos)
+
+    assert free.verdict == "failed_fast", free.reason
+    assert free.status == 403, free.reason
+    assert "does not include access to this endpoint" in free.body_excerpt and '"code":467' in free.body_excerpt
+    assert free.elapsed_ms < 500, f"a policy refusal must be quick: {free.reason}"
+    assert paid.verdict == "full", paid.reason
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+
+
+def test_no_first_party_user_ever_sees_the_api_plan_error_while_free_access_ends(mesh, chaos, load):
+    """Under steady first-party traffic across the push, no first-party answer carries an internal error body."""
+    seen: list[Observation] = []
+    unsubscribe = mesh.subscribe(lambda obs, body: seen.append(obs))
+    try:
+        # About one request at a time: these journeys are outside the push's radius and must stay full.
+        traffic = load("home", "link", "image", "deck", "login", rate_per_s=6, duration_s=2.5)
+        with chaos.inject(end_free_api_access(mesh)):
+            wait_for_config(mesh)
+            traffic.wait()
+            observe_the_rest(mesh, chaos)
+    finally:
+        unsubscribe()
+
+    first_party = [o for o in seen if o.journey in FIRST_PARTY]
+    assert len(first_party) >= 12, f"too little traffic to judge: {len(first_party)} first-party answers"
+    leaked = [f"{o.journey}: {o.reason}" for o in first_party if o.leaked or o.verdict == "wrong"]
+    assert not leaked, f"{len(leaked)} first-party answers leaked an internal error: {leaked[:5]}"
+    not_full = [f"{o.journey}: {o.verdict} ({o.reason})" for o in first_party if o.verdict != "full"]
+    assert not not_full, f"first-party answers not full across the push: {not_full[:5]}"
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+
+
+def test_the_config_history_names_the_push_that_ended_free_access_and_its_rollback(mesh, chaos):
+    """The config service's history shows the push (version and note) and, after revert, the rollback to the version before."""
+    before = mesh.config().current().version
+    with chaos.inject(end_free_api_access(mesh)):
+        pushed = mesh.config().current().version
+        wait_for_config(mesh, pushed)
+        during = mesh.config().history()
+        observe_the_rest(mesh, chaos)
+    after = mesh.config().history()
+
+    assert pushed == before + 1
+    entry = during[-1]
+    assert entry["version"] == pushed and PUSH_NAME in entry["note"], entry
+    assert after[-1]["version"] == pushed + 1 and f"rollback to version {before}" in after[-1]["note"], after[-1]
+    assert after[-1]["sha256"] == next(v["sha256"] for v in after if v["version"] == before)
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+
+
+def test_rolling_back_the_push_gives_free_third_parties_their_access_back_within_2s(mesh, chaos):
+    """Once the push is rolled back, every journey, the free third-party one included, is back at its baseline within 2 s (services poll the config every 100 ms)."""
+    with chaos.inject(end_free_api_access(mesh)):
+        wait_for_config(mesh)
+        assert mesh.journey("thirdparty_free").status == 403
+        observe_the_rest(mesh, chaos)
+
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+    chaos.assert_recovers(within_s=2.0)
