@@ -1,7 +1,8 @@
 """What the scenarios share: config pushes every service has seen, the seeded home timeline, posting as a key.
 
     observe_the_rest(mesh, chaos)   every journey not yet observed during the faults, one at a time
-    wait_for_config(mesh, v)        every config consumer has applied or rejected version v
+    config_counters(mesh)           every config consumer's counters (take them before a push)
+    wait_for_config(mesh, v, before=...)   every config consumer has applied or rejected version v
     restore_seeded_home(mesh)       alice's and bob's home timelines back to the seeded 20 posts
     rate_limit_used(mesh, action, key)   how many requests the gateway counted this minute
 """
@@ -20,6 +21,7 @@ from services.common.seed import DEMO_SESSION, FOLLOWERS, POSTS
 __all__ = [
     "CONFIG_SEEN_WITHIN_S",
     "config_consumers",
+    "config_counters",
     "observe_the_rest",
     "post_as",
     "rate_limit_used",
@@ -50,21 +52,39 @@ def config_consumers(mesh: Mesh) -> tuple[str, ...]:
     return tuple(sorted(e.caller for e in mesh.topology.edges.values() if e.callee == cfg))
 
 
-def wait_for_config(mesh: Mesh, version: int | None = None, *, within_s: float = CONFIG_SEEN_WITHIN_S) -> dict[str, dict[str, Any]]:
-    """Block until every consumer has applied or rejected `version` (default: the current one); their counters."""
+def config_counters(mesh: Mesh) -> dict[str, dict[str, Any]]:
+    """Every consumer's /counters now: take it before a push and hand it to `wait_for_config`."""
+    return {s: mesh.counters(s) for s in config_consumers(mesh)}
+
+
+def wait_for_config(mesh: Mesh, version: int | None = None, *, before: dict[str, dict[str, Any]] | None = None,
+                    applied: bool = False, within_s: float = CONFIG_SEEN_WITHIN_S) -> dict[str, dict[str, Any]]:
+    """Block until every consumer has applied or rejected `version` (default: the current one); their counters.
+
+    A rejection counts only if it is new since `before` (counters taken before the push): a
+    restarted config service starts again at version 1, and the services remember the
+    numbers they rejected earlier, so the same number can already be on their list. With
+    `applied=True`, only running `version` counts (for a version known to be good).
+    """
     __tracebackhide__ = True
     if version is None:
         version = mesh.config().current().version
+
+    def seen(service: str, c: dict[str, Any]) -> bool:
+        if c.get("config_version") == version:
+            return True
+        old = (before or {}).get(service, {}).get("config_rejected", [])
+        return not applied and c.get("config_rejected", []).count(version) > old.count(version)
+
     deadline = time.monotonic() + within_s
     while True:
-        seen = {s: mesh.counters(s) for s in config_consumers(mesh)}
-        if all(c.get("config_version") == version or version in c.get("config_rejected", ()) for c in seen.values()):
-            return seen
+        now = config_counters(mesh)
+        if all(seen(s, c) for s, c in now.items()):
+            return now
         if time.monotonic() > deadline:
-            late = {s: (c.get("config_version"), c.get("config_rejected")) for s, c in seen.items()
-                    if c.get("config_version") != version and version not in c.get("config_rejected", ())}
-            raise AssertionError(f"config version {version} not seen by every service within {within_s} s; "
-                                 f"(applied, rejected) of the late ones: {late}")
+            late = {s: (c.get("config_version"), c.get("config_rejected")) for s, c in now.items() if not seen(s, c)}
+            raise AssertionError(f"config version {version} not {'applied' if applied else 'seen'} by every service "
+                                 f"within {within_s} s; (applied, rejected) of the late ones: {late}")
         time.sleep(0.02)
 
 

@@ -15,7 +15,7 @@ from harness.faults import BadConfig, Down, Latency
 from harness.mesh import Mesh
 from services import presets
 
-from .support import config_consumers, wait_for_config
+from .support import config_consumers, config_counters, wait_for_config
 
 
 def assert_rejected_by_every_service(seen: dict[str, dict[str, Any]], version: int, kept: int) -> None:
@@ -35,9 +35,10 @@ def push_and_observe(mesh: Mesh, chaos: Any, bad: BadConfig) -> None:
     """Push `bad`, check every service rejected it and stayed on the version before, and every journey is full."""
     __tracebackhide__ = True
     kept = settled_version(mesh)
+    before = config_counters(mesh)
     with chaos.inject(bad):
         pushed = mesh.config().current().version
-        seen = wait_for_config(mesh, pushed)
+        seen = wait_for_config(mesh, pushed, before=before)
         observed = {n: mesh.journey(n) for n in sorted(mesh.topology.journeys)}
 
     assert_rejected_by_every_service(seen, pushed, kept)
@@ -49,7 +50,7 @@ def push_and_observe(mesh: Mesh, chaos: Any, bad: BadConfig) -> None:
 def settled_version(mesh: Mesh) -> int:
     """The current version, once every service runs it (the previous scenario's rollback may still be on its way)."""
     version = mesh.config().current().version
-    wait_for_config(mesh, version)
+    wait_for_config(mesh, version, applied=True)
     return version
 
 
@@ -92,13 +93,14 @@ def test_a_bad_push_made_while_the_config_service_is_unreachable_is_rejected_onc
     """With every X->config edge down, services keep their config and stay full; the push made meanwhile is rejected when they reconnect."""
     kept = settled_version(mesh)
     with chaos.inject(*(Down(edge) for edge in config_edges(mesh))):
-        before = {s: mesh.counters(s)["config_version"] for s in config_consumers(mesh)}
+        counters = config_counters(mesh)
+        before = {s: c["config_version"] for s, c in counters.items()}
         # applied, not injected: the bad version must outlive the outage, so that the services meet it on reconnecting
         chaos.apply(BadConfig(raw=presets.malformed(current(mesh)), name="malformed"))
         pushed = mesh.config().current().version
         cut_off = {n: mesh.journey(n) for n in sorted(mesh.topology.journeys)}
         unchanged = {s: mesh.counters(s)["config_version"] for s in config_consumers(mesh)}
-    seen = wait_for_config(mesh, pushed)
+    seen = wait_for_config(mesh, pushed, before=counters)
     reconnected = {n: mesh.journey(n) for n in sorted(mesh.topology.journeys)}
     chaos.revert_all()
 
@@ -115,10 +117,11 @@ def test_a_bad_push_through_a_slow_config_service_is_still_rejected(mesh, chaos)
     slow = [Latency(edge, ms=300) for edge in config_edges(mesh)]
     malformed = BadConfig(raw=presets.malformed(current(mesh)), name="malformed")
     kept = settled_version(mesh)
+    before = config_counters(mesh)
     with chaos.inject(*slow):
         with chaos.inject(malformed):
             pushed = mesh.config().current().version
-            seen = wait_for_config(mesh, pushed)
+            seen = wait_for_config(mesh, pushed, before=before)
             observed = {n: mesh.journey(n) for n in sorted(mesh.topology.journeys)}
 
     assert_rejected_by_every_service(seen, pushed, kept)

@@ -14,7 +14,7 @@ from harness.faults import BadConfig
 from harness.mesh import Mesh
 from services import presets
 
-from .support import observe_the_rest, post_as, rate_limit_used, wait_for_config
+from .support import config_counters, observe_the_rest, post_as, rate_limit_used, wait_for_config
 
 DELETED = "rate limits deleted"
 # Posts this scenario sends with the internal deck key, which nothing else posts with, so its
@@ -31,10 +31,11 @@ def delete_rate_limits(mesh: Mesh) -> BadConfig:
 def test_deleting_the_rate_limits_leaves_every_service_on_its_last_known_good_config(mesh, chaos):
     """Every service rejects the push without rate limits and keeps the version before; login and post stay full."""
     before = mesh.config().current().version
-    wait_for_config(mesh, before)  # every service on it before the push (the last rollback may still be on its way)
+    wait_for_config(mesh, before, applied=True)  # every service on it first (the last rollback may still be on its way)
+    counters = config_counters(mesh)
     with chaos.inject(delete_rate_limits(mesh)):
         pushed = mesh.config().current().version
-        seen = wait_for_config(mesh, pushed)
+        seen = wait_for_config(mesh, pushed, before=counters)
         login = mesh.journey("login")
         post = mesh.journey("post")
         observe_the_rest(mesh, chaos)
@@ -50,8 +51,9 @@ def test_deleting_the_rate_limits_leaves_every_service_on_its_last_known_good_co
 
 def test_posting_keeps_working_while_the_rate_limits_are_deleted(mesh, chaos, load):
     """Steady posting across the deletion is acknowledged every time, and every acknowledged post reads back."""
+    counters = config_counters(mesh)
     with chaos.inject(delete_rate_limits(mesh)):
-        wait_for_config(mesh)
+        wait_for_config(mesh, before=counters)
         posting = load("post", rate_per_s=6, duration_s=2.0)  # about one at a time: post is outside the radius
         posting.wait()
         observe_the_rest(mesh, chaos)
@@ -73,9 +75,10 @@ def test_the_last_known_good_post_limit_is_still_enforced_while_the_rate_limits_
     small = BadConfig(patch={"rate_limits.post": limit}, name=f"post limit {limit}/min")  # valid: applied
     with chaos.inject(small):
         good = mesh.config().current().version
-        wait_for_config(mesh, good)
+        wait_for_config(mesh, good, applied=True)
+        counters = config_counters(mesh)
         with chaos.inject(delete_rate_limits(mesh)):
-            seen = wait_for_config(mesh)
+            seen = wait_for_config(mesh, before=counters)
             with ThreadPoolExecutor(max_workers=4) as pool:
                 texts = [f"probe {i} #limits" for i in range(limit - probe_used + 3)]
                 statuses = Counter(a.status for a in pool.map(lambda t: post_as(mesh, PROBE_KEY, t), texts))

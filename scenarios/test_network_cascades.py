@@ -91,7 +91,7 @@ def test_links_keep_redirecting_from_their_cache_when_their_redis_is_down(mesh, 
 
 
 def test_home_rides_out_a_flapping_redis(mesh, chaos, load):
-    """While timeline->redis flaps down and up three times, every home read is answered, posts are stored or refused, and login, images and links stay full."""
+    """While timeline->redis flaps three times, every home read is answered, posts are stored or refused, login, images and links stay full."""
     traffic = load("home", "post", rate_per_s=10, duration_s=2.0)
     with chaos.schedule(*flapping(Down("timeline->redis"), start=0.1, down_s=0.3, up_s=0.3, times=3)) as flaps:
         until = time.monotonic() + 1.9

@@ -24,7 +24,7 @@ BREAKERS_OUT_OF_THE_WAY = BadConfig(patch={"breaker.failure_threshold": 1000},
 def test_posts_failing_on_a_dead_redis_are_not_retried_into_a_storm_on_the_timeline(mesh, chaos, load):
     """With timeline->redis down, each failing post costs the timeline one call from the gateway, not one per retry (at most 1.5)."""
     with chaos.inject(BREAKERS_OUT_OF_THE_WAY, Down("timeline->redis")):
-        wait_for_config(mesh)
+        wait_for_config(mesh, applied=True)
         posting = load("post", rate_per_s=15, duration_s=1.5)
         posting.wait()
         posts = posting.window(journey="post")
@@ -40,7 +40,7 @@ def test_posts_failing_on_a_dead_redis_are_not_retried_into_a_storm_on_the_timel
 def test_a_slow_redis_is_not_retried_into_a_storm_by_the_timeline(mesh, chaos, load):
     """With 300 ms of latency on timeline->redis (its timeout is 100 ms), posting sends Redis at most 2.5 calls per post (the retry budget: 20% of calls plus a reserve of 10)."""
     with chaos.inject(BREAKERS_OUT_OF_THE_WAY, Latency("timeline->redis", ms=300)):
-        wait_for_config(mesh)
+        wait_for_config(mesh, applied=True)
         posting = load("post", rate_per_s=15, duration_s=2.0)
         posting.wait()
         posts = posting.window(journey="post")
