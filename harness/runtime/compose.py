@@ -34,8 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
-
 from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
@@ -43,6 +41,7 @@ from ..probe import http_request, tcp_open
 from ..runstate import RunRecord, reap_leftovers
 from ..topology import Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
+from .health import wait_until_healthy
 
 __all__ = ["ComposeRuntime", "build_override", "compose_command", "reap_compose_project"]
 
@@ -59,10 +58,6 @@ COMPOSE_TIMEOUT_S = 180.0
 _PROJECT_LABEL = "com.docker.compose.project"
 _SERVICE_LABEL = "com.docker.compose.service"
 _LOG_LOCK = threading.Lock()  # two compose commands may finish at once; their log entries must not interleave
-
-
-class _NotYet(Exception):
-    """A health check that has not passed yet (retried by tenacity)."""
 
 
 # -- compose, v1 or v2 ------------------------------------------------------------------------
@@ -461,36 +456,24 @@ class ComposeRuntime:
         self._wait(service, check, max(svc.start_timeout_s, MIN_START_TIMEOUT_S))
 
     def _wait(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
-        last = ["not checked yet"]
         next_state = [0.0]
 
-        def attempt() -> None:
+        def died() -> None:
             now = time.monotonic()
-            if now >= next_state[0]:  # the engine is asked less often than the port is probed
-                next_state[0] = now + 0.25
-                state = self._state(name)
-                if not state:
-                    raise MeshNotReady(f"{name} has no container in compose project {self.project}; "
-                                       f"`up` did not create it (see {self._compose_log()})")
-                if state.get("Status") in ("exited", "dead"):
-                    raise MeshNotReady(
-                        f"{name} exited with code {state.get('ExitCode', '?')} while starting "
-                        f"({state.get('Error') or 'no engine error'})" + self._evidence(name))
-            err = check()
-            if err:
-                last[0] = err
-                raise _NotYet(err)
+            if now < next_state[0]:  # the engine is asked less often than the port is probed
+                return
+            next_state[0] = now + 0.25
+            state = self._state(name)
+            if not state:
+                raise MeshNotReady(f"{name} has no container in compose project {self.project}; "
+                                   f"`up` did not create it (see {self._compose_log()})")
+            if state.get("Status") in ("exited", "dead"):
+                raise MeshNotReady(
+                    f"{name} exited with code {state.get('ExitCode', '?')} while starting "
+                    f"({state.get('Error') or 'no engine error'})" + self._evidence(name))
 
-        try:
-            for a in Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.05),
-                              retry=retry_if_exception_type(_NotYet)):
-                with a:
-                    attempt()
-        except RetryError:
-            where = f"{HOST}:{self.ports.get(name, '?')}"
-            raise MeshNotReady(
-                f"{name} never became healthy in {timeout_s:.1f} s; last check: {last[0]} on {where}" + self._evidence(name)
-            ) from None
+        wait_until_healthy(name, check, timeout_s=timeout_s, died=died, interval_s=0.05,
+                           where=f"{HOST}:{self.ports.get(name, '?')}", evidence=lambda: self._evidence(name))
 
     def _evidence(self, name: str) -> str:
         """Docker's last health output and the container's log tail, for an error message."""

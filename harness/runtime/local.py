@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
-
 from ..errors import MeshCrashed, MeshNotReady
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
@@ -36,6 +34,7 @@ from ..provision import ToxiproxyBinary, find_toxiproxy
 from ..runstate import RunRecord, kill_group, reap_leftovers
 from ..topology import Service, Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
+from .health import wait_until_healthy
 
 __all__ = ["LocalRuntime"]
 
@@ -43,10 +42,6 @@ HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 2.0
 CONTROL_TIMEOUT_S = 10.0
-
-
-class _NotYet(Exception):
-    """A health check that has not passed yet (retried by tenacity)."""
 
 
 @dataclass
@@ -328,30 +323,16 @@ class LocalRuntime:
 
     def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
         p = self._procs[name]
-        last = ["not checked yet"]
 
-        def attempt() -> None:
+        def died() -> None:
             if p.popen is not None and p.popen.poll() is not None:
                 raise MeshNotReady(
-                    f"{name} exited with code {p.popen.returncode} while starting; its log: {p.log}"
-                    + _tail(p.log)
+                    f"{name} exited with code {p.popen.returncode} while starting; its log: {p.log}" + _tail(p.log)
                 )
-            err = check()
-            if err:
-                last[0] = err
-                raise _NotYet(err)
 
-        try:
-            for a in Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.02),
-                              retry=retry_if_exception_type(_NotYet)):
-                with a:
-                    attempt()
-        except RetryError:
-            where = f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}"
-            raise MeshNotReady(
-                f"{name} never became healthy in {timeout_s:.1f} s; last check: {last[0]} on {where}; its log: {p.log}"
-                + _tail(p.log)
-            ) from None
+        wait_until_healthy(name, check, timeout_s=timeout_s, died=died,
+                           where=f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}",
+                           evidence=lambda: f"; its log: {p.log}" + _tail(p.log))
 
     def _toxiproxy_answers(self, client: ToxiproxyClient) -> bool:
         try:
