@@ -22,7 +22,7 @@
 # the rest, so a second run with nothing changed takes seconds.
 #
 # Environment: CASCADE_CACHE_DIR (default ~/.cache/cascade), CASCADE_PYTHON (a python with pip;
-# default .venv/bin/python), DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# default .venv/bin/python), DEBIAN_MIRROR (default: the first Debian mirror this host's apt uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,7 +36,13 @@ OFFICIAL_PYTHON=python:3.11-slim
 OFFICIAL_REDIS=redis:7
 OFFICIAL_TOXIPROXY=ghcr.io/shopify/toxiproxy:2.12.0
 BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The host's own apt mirror: whatever proxy or mirror this machine is allowed to reach.
+host_mirror() {
+  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
+  } | grep -vE 'security' | head -n 1
+}
+MIRROR=${DEBIAN_MIRROR:-$(host_mirror)}
 CACHE=${CASCADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}/images
 PY=${CASCADE_PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
@@ -90,6 +96,7 @@ if [ "$BASES" = local ]; then
       apt-get update -qq >/dev/null
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
     fi
+    [ -n "$MIRROR" ] || die "no Debian mirror found in /etc/apt/sources*; set DEBIAN_MIRROR=http://your-mirror/debian"
     step_start
     say "making $LOCAL_BASE with mmdebstrap (about a minute, once)"
     # minbase + no docs, man pages or locales keeps it small; security updates included.

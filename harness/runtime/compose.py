@@ -14,9 +14,7 @@ The user's file is never edited. Works with `docker compose` (v2) and `docker-co
 detected, or forced with CASCADE_COMPOSE=v1|v2. Process faults go through the Docker SDK
 (kill = SIGKILL to the container, pause = cgroup freezer). The project is recorded in the
 run-state file so a later run can `down` it if this runner died (`reap_compose_project`).
-It mirrors `local.py` method for method. At about 600 lines it is twice the usual size: the
-pure parts (`compose_command`, `build_override`, `_proxy_specs`) are meant to move to a sibling
-module with their own unit tests.
+It mirrors `local.py` method for method; what it runs is planned, purely, in `compose_plan.py`.
 """
 
 from __future__ import annotations
@@ -26,13 +24,12 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
@@ -40,16 +37,21 @@ from ..paths import state_dir as default_state_dir
 from ..probe import http_request, tcp_open
 from ..runstate import RunRecord, reap_leftovers
 from ..topology import Topology
-from ..toxiproxy import ProxySpec, ToxiproxyClient
+from ..toxiproxy import ToxiproxyClient
+from .compose_plan import (
+    FIRST_PROXY_PORT,
+    HOST,
+    TOXIPROXY_API_PORT,
+    TOXIPROXY_IMAGE,
+    TOXIPROXY_SERVICE,
+    build_override,
+    compose_command,
+    proxy_specs,
+)
 from .health import wait_until_healthy
 
-__all__ = ["ComposeRuntime", "build_override", "compose_command", "reap_compose_project"]
+__all__ = ["ComposeRuntime", "reap_compose_project"]
 
-HOST = "127.0.0.1"
-TOXIPROXY_SERVICE = "toxiproxy"
-TOXIPROXY_IMAGE = "cascade/toxiproxy:2.12.0"  # or ghcr.io/shopify/toxiproxy:2.12.0: same layout
-TOXIPROXY_API_PORT = 8474
-FIRST_PROXY_PORT = 10000  # inside the toxiproxy container: edge i (sorted) listens on 10000 + i
 STOP_GRACE_S = 2
 PAUSE_ATTEMPTS = 5
 # Containers start slower than local processes (namespaces, a loaded engine): never wait less.
@@ -61,33 +63,6 @@ _LOG_LOCK = threading.Lock()  # two compose commands may finish at once; their l
 
 
 # -- compose, v1 or v2 ------------------------------------------------------------------------
-
-
-def compose_command(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """`docker compose` (v2) if it runs, else `docker-compose` (v1); CASCADE_COMPOSE=v1|v2 forces one."""
-    env = os.environ if env is None else env
-    forced = env.get("CASCADE_COMPOSE", "").strip().lower()
-    if forced not in ("", "v1", "v2"):
-        raise UsageError(f"CASCADE_COMPOSE must be v1 or v2, got {forced!r}")
-    path = env.get("PATH", os.defpath)
-    docker, v1 = shutil.which("docker", path=path), shutil.which("docker-compose", path=path)
-    v2_ok = False
-    if forced != "v1" and docker:
-        try:
-            v2_ok = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=20,
-                                   env=dict(env)).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            v2_ok = False
-    if v2_ok and docker:
-        return (docker, "compose")
-    if forced != "v2" and v1:
-        return (v1,)
-    wanted = {"v1": "docker-compose (v1)", "v2": "`docker compose` (v2)"}.get(forced, "`docker compose` (v2) or docker-compose (v1)")
-    raise ProvisionError(
-        f"the compose runtime needs {wanted}, and it is not available; run docker/engine.sh "
-        "(installs Debian's docker.io and docker-compose; --compose-v2 builds the v2 plugin)"
-        + ("" if not forced else "; or unset CASCADE_COMPOSE to use whichever is installed")
-    )
 
 
 def _run_compose(argv: list[str], *, log: Path | None = None, timeout_s: float = COMPOSE_TIMEOUT_S) -> str:
@@ -155,52 +130,6 @@ def _remove_by_label(client: Any, project: str) -> None:
         n.remove()
     for v in client.volumes.list(filters=label):
         v.remove(force=True)
-
-
-# -- the override (pure) ---------------------------------------------------------------------------
-
-
-def build_override(
-    topology: Topology, mode: Mode, secret: str, proxy_ports: Mapping[str, int], *,
-    toxiproxy_image: str = TOXIPROXY_IMAGE, publish_proxies: bool = True,
-) -> dict[str, Any]:
-    """The override document: a toxiproxy service, and per service its edges rerouted through it."""
-    tp_ports = [f"{HOST}::{TOXIPROXY_API_PORT}"]
-    if publish_proxies:
-        tp_ports += [f"{HOST}::{p}" for _, p in sorted(proxy_ports.items())]
-    services: dict[str, Any] = {
-        TOXIPROXY_SERVICE: {
-            "image": toxiproxy_image,
-            "command": ["-host", "0.0.0.0", "-port", str(TOXIPROXY_API_PORT)],
-            "init": True,
-            "user": "65534:65534",
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "read_only": True,
-            "ports": tp_ports,
-            "restart": "no",
-        }
-    }
-    for name, svc in sorted(topology.services.items()):
-        env = {**topology.env, **svc.env, **mode.env(), "CASCADE_CONFIG_TOKEN": secret}
-        for edge in topology.edges_from(name):
-            env[edge.env] = edge.address(TOXIPROXY_SERVICE, proxy_ports[edge.name])
-        services[svc.compose_service] = {
-            "environment": env,
-            "ports": [f"{HOST}::{svc.container_port}"],
-            "depends_on": [TOXIPROXY_SERVICE],
-            "restart": "no",
-        }
-    return {"services": services}
-
-
-def _proxy_specs(topology: Topology, proxy_ports: Mapping[str, int]) -> list[ProxySpec]:
-    specs = []
-    for name, port in sorted(proxy_ports.items()):
-        callee = topology.services[topology.edges[name].callee]
-        specs.append(ProxySpec(name=name, listen=f"0.0.0.0:{port}",
-                               upstream=f"{callee.compose_service}:{callee.container_port}"))
-    return specs
 
 
 # -- the runtime -----------------------------------------------------------------------------------
@@ -314,7 +243,7 @@ class ComposeRuntime:
 
         client = ToxiproxyClient(self.toxiproxy_url)
         self._wait(TOXIPROXY_SERVICE, lambda: "" if _answers(client) else "API not answering", MIN_START_TIMEOUT_S)
-        client.populate(_proxy_specs(topo, self.container_proxy_ports))
+        client.populate(proxy_specs(topo, self.container_proxy_ports))
         names = sorted(topo.services)
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             errors = [f.exception() for f in [pool.submit(self.wait_healthy, n) for n in names]]
