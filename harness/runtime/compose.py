@@ -34,7 +34,7 @@ from typing import Any, Callable
 from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
-from ..probe import http_request, tcp_open
+from ..probe import tcp_open
 from ..runstate import RunRecord, reap_leftovers
 from ..topology import Topology
 from ..toxiproxy import ToxiproxyClient
@@ -48,9 +48,9 @@ from .compose_plan import (
     compose_command,
     proxy_specs,
 )
-from .health import wait_until_healthy
+from .health import health_error, restart_unhealthy, wait_until_healthy
 
-__all__ = ["ComposeRuntime", "reap_compose_project"]
+__all__ = ["ComposeRuntime", "cascade_projects", "reap_compose_project"]
 
 STOP_GRACE_S = 2
 PAUSE_ATTEMPTS = 5
@@ -96,15 +96,23 @@ def _docker_client() -> Any:
 # -- the run-state reaper ----------------------------------------------------------------------
 
 
+def cascade_projects() -> set[str]:
+    """Names of the compose projects this harness started (cascade-*) that still have a container."""
+    client = _docker_client()
+    labels = (c.labels.get(_PROJECT_LABEL, "") for c in client.containers.list(all=True, filters={"label": [_PROJECT_LABEL]}))
+    return {p for p in labels if p.startswith("cascade-")}
+
+
 def reap_compose_project(resource: dict[str, Any]) -> str | None:
-    """`down -v --remove-orphans` the compose project a dead runner left; what was removed, or None."""
+    """`down -v --remove-orphans` the compose project a dead runner left; what was removed, or None.
+
+    Raises ProvisionError when no engine answers: the project may still exist, so its record must
+    be kept (and the failure shown), not forgotten.
+    """
     project = str(resource.get("project", ""))
     if not project.startswith("cascade-"):
         return None  # never touch a project this harness did not name
-    try:
-        client = _docker_client()
-    except ProvisionError:
-        return None
+    client = _docker_client()
     label = {"label": [f"{_PROJECT_LABEL}={project}"]}
     if not client.containers.list(all=True, filters=label) and not client.networks.list(filters=label):
         return None
@@ -362,27 +370,26 @@ class ComposeRuntime:
                        f"exited on its own with code {state.get('ExitCode', '?')}; its log: docker logs {self.container(name).name}")
                 self.restart(name)
                 actions.append(f"restarted {name} ({why})")
-        return actions
+        return actions + restart_unhealthy(sorted(self.topology.services), self._health_error, self.restart)
 
     # -- health ------------------------------------------------------------------------------------
 
     def wait_healthy(self, service: str) -> None:
         """Wait until `service` passes the topology's health check (or Docker's, for a TCP service)."""
         svc = self.topology.service(service)
+        self._wait(service, lambda: self._health_error(service), max(svc.start_timeout_s, MIN_START_TIMEOUT_S))
 
-        def check() -> str:
-            host, port = self.address(service)
-            if svc.http:
-                r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
-                return "" if r.status == 200 else (r.error or f"HTTP {r.status} from {svc.health}")
-            # A published port accepts connections even when nothing listens behind it (docker-proxy),
-            # so a TCP service is judged by its Docker health check when it has one.
-            health = self._state(service).get("Health")
-            if health:
-                return "" if health.get("Status") == "healthy" else f"Docker health is {health.get('Status')}"
-            return tcp_open(host, port)
-
-        self._wait(service, check, max(svc.start_timeout_s, MIN_START_TIMEOUT_S))
+    def _health_error(self, service: str) -> str:
+        """'' if `service` passes its health check now, else what went wrong."""
+        svc = self.topology.service(service)
+        if svc.http:
+            return health_error(svc, *self.address(service))
+        # A published port accepts connections even when nothing listens behind it (docker-proxy),
+        # so a TCP service is judged by its Docker health check when it has one.
+        health = self._state(service).get("Health")
+        if health:
+            return "" if health.get("Status") == "healthy" else f"Docker health is {health.get('Status')}"
+        return tcp_open(*self.address(service))
 
     def _wait(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
         next_state = [0.0]

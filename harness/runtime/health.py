@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from ..errors import MeshNotReady
+from ..probe import http_request, tcp_open
+from ..topology import Service
 
-__all__ = ["wait_until_healthy"]
+__all__ = ["health_error", "restart_unhealthy", "wait_until_healthy"]
+
+
+def health_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> str:
+    """'' if `svc` passes the topology's health check at host:port now, else what went wrong."""
+    if svc.http:
+        r = http_request(host, port, "GET", svc.health, timeout_s=timeout_s)
+        if r.status == 200:
+            return ""
+        return r.error or f"HTTP {r.status} from {svc.health}: {r.body[:200].decode(errors='replace')}"
+    return tcp_open(host, port, timeout_s)
+
+
+def restart_unhealthy(names: Sequence[str], check: Callable[[str], str], restart: Callable[[str], None]) -> list[str]:
+    """Restart each service in `names` that fails `check` ('' = healthy) now; what was done, for reset.
+
+    Running is not enough: a process can be up yet stuck (a config watcher that died on a bad
+    document), and only a restart brings it back to the state its baseline was measured in.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        errors = dict(zip(names, pool.map(check, names)))
+    actions = []
+    for name, error in sorted(errors.items()):
+        if error:
+            restart(name)
+            actions.append(f"restarted {name} (unhealthy: {error})")
+    return actions
 
 
 class _NotYet(Exception):

@@ -13,6 +13,7 @@ kernel the moment the runner dies (PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import secrets
 import signal
@@ -29,12 +30,11 @@ from ..errors import MeshCrashed, MeshNotReady
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
 from ..ports import PortLease, lease_ports
-from ..probe import http_request, tcp_open
 from ..provision import ToxiproxyBinary, find_toxiproxy
 from ..runstate import RunRecord, kill_group, reap_leftovers
 from ..topology import Service, Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
-from .health import wait_until_healthy
+from .health import health_error, restart_unhealthy, wait_until_healthy
 
 __all__ = ["LocalRuntime"]
 
@@ -56,9 +56,11 @@ class _Proc:
     killed_by_fault: bool = False
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the runner died before prctl took effect: no signal will ever come
+        os._exit(1)
 
 
 class LocalRuntime:
@@ -248,15 +250,8 @@ class LocalRuntime:
                 why = "killed by a fault" if p.killed_by_fault else f"exited on its own; its log: {p.log}"
                 self.restart(name)
                 actions.append(f"restarted {name} ({why})")
-        # Running is not enough: a process can be up yet stuck (a config watcher that died).
-        names = [n for n in self._procs if n != "toxiproxy"]
-        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-            health = dict(zip(names, pool.map(self._health_error, names)))
-        for name, error in sorted(health.items()):
-            if error:
-                self.restart(name)
-                actions.append(f"restarted {name} (unhealthy: {error})")
-        return actions
+        return actions + restart_unhealthy([n for n in self._procs if n != "toxiproxy"],
+                                           self._health_error, self.restart)
 
     # -- internals -------------------------------------------------------------
 
@@ -292,7 +287,7 @@ class LocalRuntime:
                 return subprocess.Popen(
                     p.argv, env=p.env, cwd=self.topology.root, stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=None if self.detached else _die_with_parent,
+                    preexec_fn=None if self.detached else functools.partial(_die_with_parent, os.getpid()),
                 )
 
         try:
@@ -312,14 +307,7 @@ class LocalRuntime:
 
     def _health_error(self, service: str) -> str:
         """'' if the service passes its health check now, else what went wrong."""
-        svc = self.topology.service(service)
-        host, port = self.address(service)
-        if svc.http:
-            r = http_request(host, port, "GET", svc.health, timeout_s=0.5)
-            if r.status == 200:
-                return ""
-            return r.error or f"HTTP {r.status} from {svc.health}: {r.body[:200].decode(errors='replace')}"
-        return tcp_open(host, port)
+        return health_error(self.topology.service(service), *self.address(service))
 
     def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
         p = self._procs[name]
