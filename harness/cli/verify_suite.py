@@ -32,7 +32,13 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify-suite", help="run the suite resilient and once per brittle knob; print the matrix",
-                       description="Exit 0 only if every scenario passes resilient and every knob is caught.")
+                       description="Exit 0 only if every scenario passes resilient and every knob is caught.",
+                       epilog="examples:\n"
+                              "  cascade verify-suite                              every knob, all of scenarios/\n"
+                              "  cascade verify-suite --knob timeouts              one knob\n"
+                              "  cascade verify-suite -- scenarios -k march --cascade-runtime compose\n"
+                              "                                                    pytest options go after --",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--topology", default="services/topology.toml", help="topology whose knobs are checked")
     v.add_argument("--knob", action="append", help="only this knob (repeatable); default: all the topology's knobs")
     v.add_argument("--workdir", default=".cascade/verify", help="where the JUnit XML of each run goes")
