@@ -1,0 +1,233 @@
+"""Stateful exploration: Hypothesis injects and heals faults on one live mesh, and shrinks any failure to its minimal cascade.
+
+    rules        inject(fault)   a fault from strategies.faults(), unless one like it is active
+                 heal(which)     revert one active fault
+    invariants   every journey keeps its contract for the faults injected so far (never hung, never wrong)
+                 every journey is back at its baseline verdict once all faults are healed
+    example      a trial (trial.py): starts from mesh.reset(), ends healing what is left
+
+The mesh is started once by the caller; each example only resets it. Hypothesis runs the
+examples in batches of BATCH, batch i seeded with `seed + i`, until the budget is spent or a
+failure is found and shrunk; its example database lives in `.cascade/hypothesis/<topology>-<mode>/`
+so the next run replays remembered failures first. The shrunk failure is written as a journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from .errors import HarnessError, UsageError
+from .journal import JOURNAL_DIR, Journal
+from .strategies import faults
+from .trial import Check, Trial
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+__all__ = ["DATABASE_DIR", "ExploreResult", "Explorer", "Progress", "parse_budget"]
+
+DATABASE_DIR = Path(".cascade") / "hypothesis"
+BATCH = 5  # examples per Hypothesis run: the budget is checked between runs, so it overruns by one batch at most
+MAX_STEPS = 4  # inject/heal steps per example: a cascade worth reporting needs few faults
+MAX_ACTIVE = 3
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_budget(text: str) -> float:
+    """Seconds from "30s", "5m", "1h" or a bare number of seconds; UsageError naming the bad value."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"--budget {text}: use 30s, 5m")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an exploration stands: for the live progress line."""
+
+    seconds: float
+    examples: int
+    failures: int
+    faults: tuple[str, ...]
+    shrinking: bool
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """How an exploration ended: examples run, the shrunk failure and its journal, if any."""
+
+    seed: int
+    examples: int
+    failing_examples: int
+    seconds: float
+    first_failure_s: float | None
+    journal: Journal | None
+    journal_path: Path | None
+    flaky: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.journal is not None
+
+
+class _Abort(BaseException):
+    """A harness error inside an example: ends the exploration instead of being shrunk as a failure."""
+
+    def __init__(self, error: HarnessError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Explorer:
+    """Explores one started mesh for a time budget; `run()` returns what it found."""
+
+    def __init__(self, mesh: Mesh, *, seed: int | None = None, budget_s: float, topology_path: str = "",
+                 database_dir: Path = DATABASE_DIR, journal_dir: Path = JOURNAL_DIR, max_steps: int = MAX_STEPS,
+                 process_faults: bool = True, config_faults: bool = True,
+                 progress: Callable[[Progress], None] = lambda _p: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if budget_s <= 0 or max_steps < 1:
+            raise UsageError(f"explore needs budget_s > 0 and max_steps >= 1, got {budget_s} and {max_steps}")
+        self.mesh, self.budget_s, self.max_steps = mesh, budget_s, max_steps
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.topology_path, self.journal_dir, self.progress, self.clock = topology_path, journal_dir, progress, clock
+        topo = mesh.topology
+        self.database = DirectoryBasedExampleDatabase(database_dir / f"{topo.name}-{topo.digest()}-{_slug(str(mesh.mode))}")
+        document = mesh.config().current().document if config_faults and topo.config_service else None
+        self.faults = faults(topo, process=process_faults, config_document=document if isinstance(document, dict) else None)
+        self.examples = self.failing = 0
+        self.first_failure_s: float | None = None
+        self.last_failure: Journal | None = None
+        self._trial: Trial | None = None
+
+    # -- the run -----------------------------------------------------------------------
+
+    def run(self) -> ExploreResult:
+        """Batches of examples until the budget is spent or a failure is found (and shrunk)."""
+        self.started = self.clock()
+        machine, flaky, batch = _machine(self), False, 0
+        while self.clock() - self.started < self.budget_s:
+            try:
+                run_state_machine_as_test(hypothesis_seed(self.seed + batch)(machine), settings=self._settings())
+            except _Abort as abort:
+                raise abort.error from None
+            except Flaky:
+                flaky = True  # the shrunk example passed on its final replay: keep the last one that failed
+            except AssertionError:
+                pass  # the failure is in self.last_failure, recorded by the example that raised it
+            if self.last_failure is not None:
+                break
+            batch += 1
+        path = self.last_failure.write(self.journal_dir) if self.last_failure else None
+        return ExploreResult(self.seed, self.examples, self.failing, self.clock() - self.started, self.first_failure_s,
+                             self.last_failure, path, flaky)
+
+    def _settings(self) -> settings:
+        return settings(max_examples=BATCH, stateful_step_count=self.max_steps, deadline=None, database=self.database,
+                        suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
+                        verbosity=Verbosity.quiet,
+                        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
+
+    # -- called by the state machine -----------------------------------------------------
+
+    def begin(self) -> Trial:
+        self.examples += 1
+        self._trial = self._guard(lambda: Trial(self.mesh))
+        self._report()
+        return self._trial
+
+    def act(self, action: Callable[[], Check | None]) -> None:
+        self._guard(action)
+        self._report()
+
+    def assert_kept(self, trial: Trial, kind: str) -> None:
+        """Raise AssertionError (Hypothesis's failure) if the newest check of `kind` broke a contract."""
+        last = trial.checks[-1] if trial.checks else None
+        if last is not None and last.kind == kind and last.broken:
+            self._fail(trial)
+
+    def end(self, trial: Trial) -> None:
+        """Heal what is left and check recovery; after a failure only revert."""
+        if trial.broken:
+            self._guard(trial.abandon)
+            return
+        self._guard(trial.close)
+        if trial.broken:
+            self._fail(trial)
+
+    def _fail(self, trial: Trial) -> None:
+        self.failing += 1
+        if self.first_failure_s is None:
+            self.first_failure_s = self.clock() - self.started
+        topo, mesh = self.mesh.topology, self.mesh
+        # Hypothesis replays the shrunk example last, so the last failure recorded is the minimal one.
+        self.last_failure = Journal(topo.name, topo.digest(), self.topology_path, str(mesh.mode),
+                                    mesh.runtime.name, self.seed,
+                                    round(self.first_failure_s, 3), "\n".join(trial.broken), tuple(trial.steps),
+                                    tuple(trial.checks))
+        raise AssertionError("\n".join(trial.broken))
+
+    def _guard(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except HarnessError as exc:
+            if self._trial is not None:
+                # The first error is the one reported; a revert failing after it says nothing new.
+                with contextlib.suppress(HarnessError):
+                    self._trial.abandon()
+            raise _Abort(exc) from None
+
+    def _report(self) -> None:
+        active = self._trial.active if self._trial is not None else ()
+        self.progress(Progress(self.clock() - self.started, self.examples, self.failing,
+                               tuple(f.describe() for f in active), self.failing > 0))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text)
+
+
+def _machine(explorer: Explorer) -> type[RuleBasedStateMachine]:
+    """The rule-based state machine over `explorer`'s mesh and fault strategy."""
+
+    class Exploration(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trial = explorer.begin()
+
+        @precondition(lambda self: len(self.trial.active) < MAX_ACTIVE)
+        @rule(fault=explorer.faults)
+        def inject(self, fault: Any) -> None:
+            if self.trial.can_inject(fault):
+                explorer.act(lambda: self.trial.inject(fault))
+
+        @precondition(lambda self: bool(self.trial.active))
+        @rule(which=st.integers(min_value=0, max_value=MAX_ACTIVE - 1))
+        def heal(self, which: int) -> None:
+            explorer.act(lambda: self.trial.heal(which % len(self.trial.active)))
+
+        @invariant()
+        def every_journey_keeps_its_contract(self) -> None:
+            explorer.assert_kept(self.trial, "contracts")
+
+        @invariant()
+        def every_journey_recovers_once_all_faults_heal(self) -> None:
+            explorer.assert_kept(self.trial, "recovery")
+
+        def teardown(self) -> None:
+            explorer.end(self.trial)
+
+    return Exploration

@@ -1,0 +1,247 @@
+"""Hypothesis strategies over a topology: faults, fault schedules and bad config documents (pure).
+
+    edge_faults(topology)          every Toxiproxy toxic and Down, on every edge, with bounded parameters
+    process_faults(topology)       Kill, Pause, Restart on every service; Partition of every service with edges
+    faults(topology)               any of the above
+    schedules(topology)            faults placed on a bounded timeline: Scheduled(fault, at=, for_=)
+    bad_configs(document)          BadConfig pushes derived from a config document's own shape
+
+Parameters are scaled to the topology's journeys: times are a few levels from 0 up to the
+largest journey budget (a longer delay only says "hung" again, more slowly), so one example
+stays short. Levels, not every integer, and the strongest first (Down before any toxic, the
+longest delay before shorter ones): Hypothesis shrinks towards the first option, and shrinking
+towards the weakest fault that still fails would leave it on a timing boundary (a delay a
+millisecond under a timeout) that a replay on a slightly faster machine passes. Toxicity
+is always 1 and jitter 0: a toxic that hits a random share of connections, or a random
+delay, would make a failing example pass on replay, and it could be neither shrunk nor
+reproduced.
+
+Bad configs never name a service's keys: they are derived from the document the config
+service serves, by kind:
+
+    | kind            | what it does to the document                                        |
+    |-----------------|---------------------------------------------------------------------|
+    | malformed       | the document's JSON cut in half                                     |
+    | wrong_type      | a leaf set to a value of another JSON type ("oops" for 300)         |
+    | missing_section | an object or array removed (the deleted rate-limit config)          |
+    | boundary        | a number set to 0, -1 or 10**12; a string set to ""                 |
+    | dangling        | a name (a string leaf) replaced by one the document never defines   |
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from hypothesis import strategies as st
+
+from .chaos import Scheduled
+from .config_faults import BadConfig
+from .errors import UsageError
+from .faults import (
+    DIRECTIONS,
+    Bandwidth,
+    Down,
+    Kill,
+    Latency,
+    LimitData,
+    Partition,
+    Pause,
+    ResetPeer,
+    Restart,
+    Slicer,
+    SlowClose,
+    Timeout,
+)
+from .topology import Topology
+
+__all__ = [
+    "BAD_CONFIG_KINDS",
+    "EDGE_FAULT_KINDS",
+    "PROCESS_FAULT_KINDS",
+    "bad_configs",
+    "config_leaves",
+    "edge_faults",
+    "fault_key",
+    "faults",
+    "horizon_ms",
+    "process_faults",
+    "schedules",
+]
+
+EDGE_FAULT_KINDS = ("down", "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
+PROCESS_FAULT_KINDS = ("kill", "pause", "restart", "partition")
+BAD_CONFIG_KINDS = ("malformed", "wrong_type", "missing_section", "boundary", "dangling")
+DEFAULT_HORIZON_MS = 1_000  # for a topology without journeys
+TIME_STEP_S = 0.05  # schedule times are multiples of this: readable, and they shrink towards 0
+UNDEFINED_NAME = "cascade-undefined"
+
+
+def horizon_ms(topology: Topology) -> int:
+    """The largest journey budget: how long any generated delay may be."""
+    return max((j.budget_ms for j in topology.journeys.values()), default=DEFAULT_HORIZON_MS)
+
+
+def fault_key(fault: Any) -> tuple[str, str]:
+    """What two faults must not share to be active at once: a toxic kind on one edge, or one service's process."""
+    return ("process", fault.target) if fault.category == "process" else (fault.kind, fault.target)
+
+
+def _levels(top: int, *, zero_first: bool = False) -> st.SearchStrategy[int]:
+    """`top` halved four times, and 0: strongest first, so Hypothesis shrinks a delay towards the strongest."""
+    levels = [*sorted({max(1, top >> i) for i in range(5)}, reverse=True), 0]
+    return st.sampled_from(levels[-1:] + levels[:-1] if zero_first else levels)
+
+
+def _toxic(edge: str, kind: str, top: int) -> st.SearchStrategy[Any]:
+    """One toxic kind on one edge, its times levels up to `top` ms (Down has no parameters)."""
+    direction = st.sampled_from(sorted(DIRECTIONS))  # "both" first: the strongest
+    if kind == "latency":
+        return st.builds(lambda ms, d: Latency(edge, ms=ms, direction=d), _levels(top), direction)
+    if kind == "bandwidth":
+        return st.builds(lambda kbps, d: Bandwidth(edge, kbps=kbps, direction=d), st.sampled_from([8, 64, 512, 4_096]),
+                         direction)
+    if kind == "slicer":
+        return st.builds(lambda avg, half, delay, d: Slicer(edge, avg_bytes=avg, variation=avg // 2 if half else 0,
+                                                             delay_us=delay, direction=d),
+                         st.sampled_from([1, 16, 256]), st.booleans(), st.sampled_from([1_000, 100, 0]),
+                         direction)
+    if kind == "limit_data":
+        return st.builds(lambda n, d: LimitData(edge, bytes_=n, direction=d), st.sampled_from([0, 64, 512, 4_096]),
+                         direction)
+    if kind == "down":
+        return st.just(Down(edge))
+    if kind == "slow_close":
+        return st.builds(lambda ms, d: SlowClose(edge, ms=ms, direction=d), _levels(top), direction)
+    cls = {"timeout": Timeout, "reset_peer": ResetPeer}[kind]  # 0 is their strongest: at once, or never closing
+    return st.builds(lambda ms, d: cls(edge, ms=ms, direction=d), _levels(top, zero_first=True), direction)
+
+
+def edge_faults(topology: Topology, *, kinds: tuple[str, ...] = EDGE_FAULT_KINDS) -> st.SearchStrategy[Any]:
+    """Every network fault kind in `kinds` on every edge of `topology`."""
+    unknown = [k for k in kinds if k not in EDGE_FAULT_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"edge_faults: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
+                         f"kinds are: {', '.join(EDGE_FAULT_KINDS)}")
+    if not topology.edges:
+        raise UsageError(f"topology {topology.name!r} declares no edges: there is nothing to fault on the network")
+    top = horizon_ms(topology)
+    edges = sorted(topology.edges)
+    return st.one_of(*(_toxic(e, k, top) for k in kinds for e in edges))
+
+
+def process_faults(topology: Topology, *, kinds: tuple[str, ...] = PROCESS_FAULT_KINDS) -> st.SearchStrategy[Any]:
+    """Kill, Pause, Restart of every service, and Partition of every service that has edges."""
+    unknown = [k for k in kinds if k not in PROCESS_FAULT_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"process_faults: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
+                         f"kinds are: {', '.join(PROCESS_FAULT_KINDS)}")
+    services = sorted(topology.services)
+    makers = {"kill": Kill, "pause": Pause, "restart": Restart, "partition": Partition}
+    options = [makers[k](s) for k in kinds for s in services if k != "partition" or topology.edges_of(s)]
+    return st.sampled_from(options)
+
+
+def faults(topology: Topology, *, process: bool = True, config_document: Mapping[str, Any] | None = None,
+           config_kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[Any]:
+    """Any fault on `topology`: network faults mostly, process faults and bad config pushes now and then.
+
+    Network faults come first so Hypothesis shrinks towards them (they are the cheapest to
+    apply and to revert); process faults cost a restart each.
+    """
+    parts = [edge_faults(topology)]
+    if process:
+        parts.append(process_faults(topology))
+    if config_document is not None and topology.config_service:
+        parts.append(bad_configs(config_document, kinds=config_kinds))
+    return st.one_of(*parts)
+
+
+def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | None = None,
+              process: bool = True) -> st.SearchStrategy[tuple[Scheduled, ...]]:
+    """Up to `max_faults` faults, each applied `at` seconds in and reverted `for_` seconds later, all inside the horizon.
+
+    Two faults sharing a `fault_key` never appear in one schedule (Toxiproxy refuses a second
+    toxic of one kind on a proxy; one process cannot be killed and paused at once).
+    """
+    if max_faults < 1:
+        raise UsageError(f"schedules: max_faults must be >= 1, got {max_faults}")
+    horizon = horizon_s if horizon_s is not None else horizon_ms(topology) / 1000
+    if horizon <= 0:
+        raise UsageError(f"schedules: horizon_s must be > 0, got {horizon}")
+    steps = max(1, int(horizon / TIME_STEP_S))
+
+    @st.composite
+    def placed(draw: st.DrawFn, fault: Any) -> Scheduled:
+        at = draw(st.integers(0, steps - 1))
+        length = draw(st.integers(1, steps - at))
+        return Scheduled(fault, at=round(at * TIME_STEP_S, 3), for_=round(length * TIME_STEP_S, 3))
+
+    chosen = st.lists(faults(topology, process=process), min_size=1, max_size=max_faults, unique_by=fault_key)
+    return chosen.flatmap(lambda fs: st.tuples(*(placed(f) for f in fs)))
+
+
+# -- bad config documents -------------------------------------------------------------
+
+
+def config_leaves(document: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (dotted path, value) of `document`, containers before their contents; list items by index.
+
+    Keys containing a dot cannot be written as a dotted patch path, so they are left out.
+    """
+    items: list[tuple[str, Any]]
+    if isinstance(document, Mapping):
+        items = [(str(k), v) for k, v in document.items() if "." not in str(k)]
+    elif isinstance(document, list):
+        items = [(str(i), v) for i, v in enumerate(document)]
+    else:
+        return
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else key
+        yield path, value
+        yield from config_leaves(value, path)
+
+
+_OTHER_TYPES: tuple[Any, ...] = ("oops", 12_345, True, None, [], {})
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+
+
+def _boundaries(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, bool):
+        return ()
+    if isinstance(value, (int, float)):
+        return tuple(v for v in (0, -1, 10**12) if v != value)
+    if isinstance(value, str) and value:
+        return ("",)
+    return ()
+
+
+def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[BadConfig]:
+    """Bad pushes derived from `document` (the config service's current one), of the given kinds (see the table above)."""
+    if not isinstance(document, Mapping) or not document:
+        raise UsageError(f"bad_configs needs the current config document as a non-empty JSON object, got {document!r:.80}")
+    unknown = [k for k in kinds if k not in BAD_CONFIG_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"bad_configs: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
+                         f"kinds are: {', '.join(BAD_CONFIG_KINDS)}")
+    leaves = list(config_leaves(document))
+    by_kind: dict[str, list[BadConfig]] = {
+        "malformed": [BadConfig.malformed(document)],
+        "wrong_type": [BadConfig.wrong_type(p, other) for p, v in leaves
+                       for other in _OTHER_TYPES if _json_kind(other) != _json_kind(v)],
+        "missing_section": [BadConfig.missing_section(p) for p, v in leaves if isinstance(v, (dict, list))],
+        "boundary": [BadConfig.out_of_range(p, b) for p, v in leaves for b in _boundaries(v)],
+        "dangling": [BadConfig(patch={p: UNDEFINED_NAME}, name=f"dangling {p}") for p, v in leaves
+                     if isinstance(v, str) and v],
+    }
+    options = [c for k in kinds for c in by_kind[k]]
+    if not options:
+        raise UsageError(f"bad_configs: the document offers nothing for kinds {', '.join(kinds)}")
+    return st.sampled_from(options)
+

@@ -1,0 +1,166 @@
+"""Systematic sweep: every network fault kind on every edge alone, then the pairs the singles do not answer.
+
+    singles   one representative fault per kind (scaled to the journeys' budgets) on every edge
+    pairs     two singles at once, unless the singles already imply the outcome (rules below)
+    each case mesh.reset(), inject, Chaos.sweep() observes every journey once (a broken contract is
+              confirmed by the journey run alone), judge the contracts, let delayed data drain
+              (trial.drain_s), heal, and every journey must be back at its baseline within RECOVERY_S
+
+A pair {a, b} is skipped when its outcome is implied by the singles:
+  1. their blast radii share no journey: each journey sees at most one of the two faults and is
+     judged by that fault's contract alone, so the pair is the two singles side by side;
+  2. either single already broke a contract: that single is the minimal reproduction, and a pair
+     containing it only repeats the finding with a larger cause;
+  3. an equivalent pair was run: two faults on one edge whose singles gave every journey the same
+     verdict are interchangeable, so only the first of each such class is paired.
+
+`unfaulted_edges` lists the edges that neither the scenarios (edge names and Partition targets
+found in their source) nor the sweep ever faulted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from .blast import blast_radius
+from .chaos import Chaos
+from .contracts import check, contract_for
+from .faults import Bandwidth, Down, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout
+from .observe import wait_for_recovery
+from .strategies import EDGE_FAULT_KINDS, horizon_ms
+from .topology import Topology
+from .trial import RECOVERY_S, drain_s
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+__all__ = ["Case", "SweepReport", "pairs_to_run", "representatives", "run_case", "sweep", "unfaulted_edges"]
+
+
+def representatives(topology: Topology, edge: str, kinds: Sequence[str] = EDGE_FAULT_KINDS) -> tuple[Any, ...]:
+    """One fault per kind on `edge`, each strong enough to matter within the largest journey budget."""
+    top = horizon_ms(topology)
+    made = {
+        "latency": Latency(edge, ms=top),
+        "bandwidth": Bandwidth(edge, kbps=8),
+        "slow_close": SlowClose(edge, ms=top),
+        "timeout": Timeout(edge, ms=0, direction="both"),  # a blackhole: nothing gets through, nothing closes
+        "reset_peer": ResetPeer(edge, ms=0),
+        "slicer": Slicer(edge, avg_bytes=1, delay_us=100),  # 10 kB/s, and drained within half a second
+        "limit_data": LimitData(edge, bytes_=0),
+        "down": Down(edge),
+    }
+    return tuple(made[k] for k in kinds)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One sweep case: its faults, every journey's verdict, and the contracts it broke."""
+
+    faults: tuple[Any, ...]
+    verdicts: Mapping[str, str]
+    broken: tuple[str, ...]
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        return " + ".join(f.describe() for f in self.faults)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """Every case run, how many pairs the rules skipped, and the edges nothing faulted."""
+
+    singles: tuple[Case, ...]
+    pairs: tuple[Case, ...]
+    skipped_pairs: int
+    seconds: float
+    unfaulted: tuple[str, ...]
+
+    def breaking(self) -> tuple[Case, ...]:
+        return tuple(c for c in self.singles + self.pairs if c.broken)
+
+
+def run_case(mesh: Mesh, faults: Sequence[Any], *, recovery_s: float = RECOVERY_S) -> Case:
+    """Inject `faults`, observe every journey once, judge, heal, and check recovery."""
+    started = time.monotonic()
+    mesh.reset()
+    chaos = Chaos(mesh)
+    topo = mesh.topology
+    try:
+        with chaos.inject(*faults):
+            seen = chaos.sweep()
+            radius = chaos.radius()
+            contracts = {n: contract_for(n, topo, radius=radius) for n in topo.journeys}
+            # Eight journeys at once on two cores can break a tight timeout by themselves: confirm alone.
+            for n in sorted(n for n, o in seen.items() if not check(o, contracts[n]).ok):
+                again = mesh.journey(n)
+                if check(again, contracts[n]).ok:
+                    seen[n] = again
+            time.sleep(max(drain_s(f) for f in faults))
+    finally:
+        chaos.close()
+    broken = [check(o, contracts[n]).message for n, o in sorted(seen.items()) if not check(o, contracts[n]).ok]
+    rec = wait_for_recovery(mesh, mesh.steady_state().verdicts(), within_s=recovery_s)
+    if rec.recovered:
+        mesh.dirty = False  # at baseline already: the next reset need not settle
+    else:
+        broken.append(f"not recovered within {recovery_s:.1f} s: {', '.join(rec.still_off)}")
+    return Case(tuple(faults), {n: o.verdict for n, o in seen.items()}, tuple(broken), time.monotonic() - started)
+
+
+def pairs_to_run(topology: Topology, singles: Sequence[Case]) -> tuple[list[tuple[Any, Any]], int]:
+    """The pairs of single faults whose outcome the singles do not imply (rules in the module docstring), and how many were skipped."""
+    kept: list[Case] = []
+    classes: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for c in singles:
+        (fault,) = c.faults
+        key = (fault.target, tuple(sorted(c.verdicts.items())))
+        if not c.broken and key not in classes:  # rules 2 and 3
+            classes.add(key)
+            kept.append(c)
+    inside = {id(c): blast_radius(topology, edges=c.faults[0].edges(topology)).inside for c in kept}
+    run = [(a.faults[0], b.faults[0]) for a, b in itertools.combinations(kept, 2)
+           if inside[id(a)] & inside[id(b)]]  # rule 1
+    total = len(singles) * (len(singles) - 1) // 2
+    return run, total - len(run)
+
+
+def unfaulted_edges(topology: Topology, faulted: Iterable[str], scenarios_dir: Path | None = None) -> tuple[str, ...]:
+    """Edges of `topology` neither in `faulted` nor named (or partitioned) in any scenarios_dir/test_*.py."""
+    seen = set(faulted)
+    if scenarios_dir is not None:
+        for path in sorted(scenarios_dir.glob("test_*.py")):
+            text = path.read_text()
+            for a, b in re.findall(r"[\"']\s*([\w-]+)\s*->\s*([\w-]+)\s*[\"']", text):
+                seen.add(f"{a}->{b}")
+            for svc in re.findall(r"Partition\(\s*[\"']([\w-]+)[\"']", text):
+                seen.update(e.name for e in topology.edges_of(svc))
+    return tuple(sorted(set(topology.edges) - seen))
+
+
+def sweep(mesh: Mesh, *, kinds: Sequence[str] = EDGE_FAULT_KINDS, pairs: bool = True,
+          scenarios_dir: Path | None = None, progress: Callable[[Case], None] = lambda _c: None) -> SweepReport:
+    """Every kind on every edge, then the pairs that are not implied; the report of it all."""
+    started = time.monotonic()
+    topo = mesh.topology
+    singles = []
+    for edge in sorted(topo.edges):
+        for fault in representatives(topo, edge, kinds):
+            singles.append(run_case(mesh, [fault]))
+            progress(singles[-1])
+    ran: list[Case] = []
+    skipped = len(singles) * (len(singles) - 1) // 2
+    if pairs:
+        todo, skipped = pairs_to_run(topo, singles)
+        for a, b in todo:
+            ran.append(run_case(mesh, [a, b]))
+            progress(ran[-1])
+    swept = {f.target for c in singles for f in c.faults}
+    return SweepReport(tuple(singles), tuple(ran), skipped, time.monotonic() - started,
+                       unfaulted_edges(topo, swept, scenarios_dir))
