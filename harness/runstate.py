@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["ProcessRecord", "RunRecord", "kill_group", "process_start_ticks", "reap_leftovers"]
+from .errors import HarnessError
+
+__all__ = ["ProcessRecord", "RunRecord", "kill_group", "process_start_ticks", "reap_leftovers", "reap_run"]
 
 KEEP_LOG_DIRS = 20
 
@@ -83,6 +85,11 @@ class RunRecord:
     def log_dir(self) -> Path:
         return self.dir / "logs"
 
+    @property
+    def owner_alive(self) -> bool:
+        """Whether the runner that wrote this file still runs (same pid *and* start time)."""
+        return _same_process(self.owner_pid, self.owner_ticks)
+
     def add_process(self, name: str, pid: int) -> ProcessRecord:
         rec = ProcessRecord(name=name, pid=pid, ticks=process_start_ticks(pid) or 0)
         self.processes.append(rec)
@@ -93,8 +100,14 @@ class RunRecord:
         self.processes = [p for p in self.processes if p.pid != pid]
         self.save()
 
-    def add_resource(self, **resource: Any) -> None:
+    def add_resource(self, **resource: Any) -> dict[str, Any]:
+        """Record `resource` (a `kind` and what its reaper needs); returns it, to update or drop later."""
         self.resources.append(resource)
+        self.save()
+        return resource
+
+    def drop_resource(self, resource: dict[str, Any]) -> None:
+        self.resources = [r for r in self.resources if r is not resource]
         self.save()
 
     def save(self) -> None:
@@ -137,9 +150,15 @@ def _reap_compose(resource: dict[str, Any]) -> str | None:
     return reap_compose_project(resource)
 
 
+def _ended_fault(resource: dict[str, Any]) -> str:
+    # A fault recorded by `cascade inject` lives in the mesh's processes (a toxic, a stopped
+    # process, a pushed config): killing them ended it; say so, so no fault goes unmentioned.
+    return f"fault {resource.get('fault', '?')} ({resource.get('state', 'active')}; ended with its mesh)"
+
+
 # Every kind of resource a runtime records; any caller of reap_leftovers gets all of them, so a
 # local run also cleans up after a dead compose run and the other way round.
-DEFAULT_REAPERS: dict[str, ResourceReaper] = {"compose": _reap_compose}
+DEFAULT_REAPERS: dict[str, ResourceReaper] = {"compose": _reap_compose, "fault": _ended_fault}
 
 
 def reap_leftovers(
@@ -161,11 +180,20 @@ def reap_leftovers(
             continue
         if rec.detached and not include_detached:
             continue
-        if not rec.detached and _same_process(rec.owner_pid, rec.owner_ticks):
+        if not rec.detached and rec.owner_alive:
             continue  # a live mesh of another runner: not ours to touch
         cleaned.extend(_reap(rec, DEFAULT_REAPERS if resource_reapers is None else resource_reapers))
     _prune_log_dirs(runs)
     return cleaned
+
+
+def reap_run(state_dir: Path, run_id: str) -> list[str]:
+    """Stop what one run left behind, whoever owns it (a detached mesh whose holder died); [] if nothing."""
+    try:
+        rec = RunRecord.load(state_dir / "runs" / run_id / "state.json")
+    except FileNotFoundError:
+        return []
+    return _reap(rec, DEFAULT_REAPERS)
 
 
 def kill_group(pid: int, ticks: int, sig: int = signal.SIGKILL) -> bool:
@@ -187,15 +215,24 @@ def _reap(rec: RunRecord, resource_reapers: dict[str, ResourceReaper]) -> list[s
     for p in rec.processes:
         if kill_group(p.pid, p.ticks):
             cleaned.append(f"killed {p.name} (pid {p.pid}) left by run {rec.run_id} ({why})")
+    kept = False
     for res in rec.resources:
         reaper = resource_reapers.get(res.get("kind", ""))
-        if reaper is not None:
+        if reaper is None:
+            continue
+        try:
             line = reaper(res)
-            if line:
-                cleaned.append(f"{line} left by run {rec.run_id} ({why})")
+        except HarnessError as exc:  # e.g. no Docker engine: the resource may still exist, keep its record
+            kept = True
+            cleaned.append(f"could not clean {res.get('kind')} {res.get('project', '')} left by run {rec.run_id} "
+                           f"({why}): {exc}; kept its state file, run `cascade cleanup` once that is fixed")
+            continue
+        if line:
+            cleaned.append(f"{line} left by run {rec.run_id} ({why})")
     if not cleaned:
         cleaned.append(f"forgot run {rec.run_id} ({why}; its processes had already exited)")
-    rec.close()
+    if not kept:
+        rec.close()
     return cleaned
 
 

@@ -1,0 +1,52 @@
+"""`cascade inject TARGET FAULT [NAME=VALUE...]`: apply one fault, verified, to the mesh `cascade up` started."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from ._common import colour, print_json
+from .status import add_topology_option, held_name
+
+__all__ = ["register", "run"]
+
+EXAMPLES = """examples:
+  cascade inject 'timeline->media' latency ms=2000
+  cascade inject 'timeline->media' latency ms=500 jitter_ms=100 direction=both
+  cascade inject 'timeline->redis' down
+  cascade inject timeline kill              (also: pause, restart, partition)
+  cascade inject missing_section bad_config path=timeouts_ms   (a config push, rolled back by heal)
+
+FAULT is a kind: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, down,
+partition, kill, pause, restart, bad_config (TARGET is then a form: document, patch, raw, malformed,
+wrong_type, missing_section, out_of_range). Values are read as JSON when they parse, else as text.
+The fault stays until `cascade heal` or `cascade down`.
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..faults import parse_fault
+    from ..paths import state_dir
+    from ._held import call, find_held
+
+    fault = parse_fault(shlex.join([args.fault, args.target, *args.params]))  # checked before the mesh is asked
+    held, _path = find_held(state_dir(), held_name(args))
+    rec = call(held, "inject", kind=fault.kind, target=fault.target, params=fault.params())
+    if args.json:
+        print_json(rec)
+    else:
+        target = rec["targets"][0] if rec["targets"] else args.target
+        print(colour(f"applied {rec['fault']}", "yellow") + f" (verified); on: {', '.join(rec['targets'])}")
+        print(f"undo with: cascade heal {shlex.quote(target)}   (or `cascade heal` for every fault)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    i = sub.add_parser("inject", help="apply a fault to an edge or service of the mesh `cascade up` started",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("target", metavar="EDGE_OR_SERVICE", help="an edge 'caller->callee' or a service name")
+    i.add_argument("fault", metavar="FAULT", help="the fault kind, e.g. latency, down, kill")
+    i.add_argument("params", nargs="*", metavar="NAME=VALUE", help="the fault's parameters, e.g. ms=2000")
+    add_topology_option(i)
+    i.add_argument("--json", action="store_true", help="machine-readable output (the fault's record)")
+    i.set_defaults(func=run)
