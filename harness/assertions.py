@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .blast import BlastRadius, blast_radius, find_cascades
+from .blast import BlastRadius, Cascade, blast_radius, find_cascades
 from .contracts import ContractResult, check, contract_for
-from .evidence import evidence_rows, render_failure
+from .evidence import EvidenceRow, evidence_rows, render_failure
 from .observe import Recovery, find_lost_writes, wait_for_recovery
 from .verdicts import Observation
 
@@ -69,13 +69,17 @@ class ChaosAssertions:
         # The tolerance is the larger of the absolute and the relative one; 500 ms sits well below
         # the journeys' budgets (1-1.5 s) yet above what a busy 2-core machine adds to a sweep.
         __tracebackhide__ = True
-        cascades = find_cascades(
+        cascades = self.cascades(latency_tolerance_ms=latency_tolerance_ms, latency_tolerance_ratio=latency_tolerance_ratio)
+        if cascades:
+            raise AssertionError(self.evidence(cascades=cascades))
+
+    def cascades(self, *, latency_tolerance_ms: float = 500.0, latency_tolerance_ratio: float = 1.0) -> list[Cascade]:
+        """The journeys outside the faults' blast radius that changed verdict or slowed beyond tolerance."""
+        return find_cascades(
             self.radius(), self.mesh.steady_state().observations(), self.during,
             latency_tolerance_ms=latency_tolerance_ms, latency_tolerance_ratio=latency_tolerance_ratio,
             labels=self._labels(),
         )
-        if cascades:
-            raise AssertionError(self.evidence(cascades=cascades))
 
     def assert_recovers(self, *, within_s: float) -> Recovery:
         """After the faults are reverted, every journey is back to its baseline verdict within `within_s`."""
@@ -119,21 +123,29 @@ class ChaosAssertions:
 
     # -- evidence ----------------------------------------------------------------
 
-    def evidence(self, *, results: Mapping[str, ContractResult] | None = None, cascades: Any = ()) -> str:
-        """The failure report: headline, journeys x (baseline, during, after), timeline, log tails."""
-        rows = evidence_rows(
+    def evidence_rows(self, *, results: Mapping[str, ContractResult] | None = None, cascades: Any = ()) -> list[EvidenceRow]:
+        """Every journey's baseline, during and after observations with its contract result and cascade."""
+        return evidence_rows(
             baseline=self.mesh.steady_state().observations(),
             during=self.during,
             after=self.after,
             results=results if results is not None else self.contract_results(),
             cascades=cascades,
         )
+
+    def touched_services(self) -> list[str]:
+        """The services a fault acted on or whose edges it cut, sorted."""
         edges, services = self.faulted()
-        touched = sorted(set(services) | {s for e in edges for s in e.split("->")})
-        logs = {s: self.mesh.logs(s, LOG_TAIL) for s in touched}
+        return sorted(set(services) | {s for e in edges for s in e.split("->")})
+
+    def evidence(self, *, results: Mapping[str, ContractResult] | None = None, cascades: Any = (),
+                 logs: bool = True) -> str:
+        """The failure report: headline, journeys x (baseline, during, after), timeline, log tails (unless `logs=False`)."""
+        rows = self.evidence_rows(results=results, cascades=cascades)
+        tails = {s: self.mesh.logs(s, LOG_TAIL) for s in self.touched_services()} if logs else {}
         timeline = getattr(self, "timeline", [])
         return render_failure(
-            rows, events=timeline, logs=logs, tail=LOG_TAIL, origin_s=self.t0,
+            rows, events=timeline, logs=tails, tail=LOG_TAIL, origin_s=self.t0,
             recovery_s=self.recovery.seconds if self.recovery and self.recovery.recovered else None,
             faults=sorted({ev.fault for ev in timeline if ev.action == "applied"}),
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .apply import apply_fault
@@ -42,6 +42,7 @@ class TimelineEvent:
     kind: str
     targets: tuple[str, ...]
     detail: str = ""
+    value: Any = field(default=None, compare=False, repr=False)  # the fault itself: what a journal records
 
     def line(self) -> str:
         extra = f"  ({self.detail})" if self.detail else ""
@@ -144,6 +145,16 @@ class Chaos(ChaosAssertions):
             leftovers = list(reversed(self._active))
         self._revert_many(leftovers)
 
+    def revert(self, touching: Callable[[tuple[str, ...]], bool] = lambda _targets: True) -> tuple[Any, ...]:
+        """Revert the active faults whose targets satisfy `touching` (all by default), newest first.
+
+        Returns them; raises RevertFailed like `revert_all` (what failed is forgotten either way).
+        """
+        with self._lock:
+            chosen = [a for a in reversed(self._active) if touching(self.targets(a.fault))]
+        self._revert_many(chosen)
+        return tuple(a.fault for a in chosen)
+
     @property
     def active(self) -> tuple[Any, ...]:
         with self._lock:
@@ -177,7 +188,8 @@ class Chaos(ChaosAssertions):
 
     # -- internals -------------------------------------------------------------------
 
-    def _targets(self, fault: Any) -> tuple[str, ...]:
+    def targets(self, fault: Any) -> tuple[str, ...]:
+        """The edges and services `fault` touches; a bad config push touches the config service too."""
         topo = self.mesh.topology
         targets = tuple(fault.edges(topo)) + tuple(fault.services(topo))
         if fault.kind == "bad_config" and topo.config_service:
@@ -202,8 +214,8 @@ class Chaos(ChaosAssertions):
             self.counters_before = dict(zip(names, pool.map(self.mesh.counters, names)))
 
     def _event(self, action: str, fault: Any, detail: str = "") -> None:
-        targets = self._targets(fault)
-        ev = TimelineEvent(self.clock() - self.t0, action, fault.describe(), fault.kind, targets, detail)
+        targets = self.targets(fault)
+        ev = TimelineEvent(self.clock() - self.t0, action, fault.describe(), fault.kind, targets, detail, fault)
         with self._lock:
             self.timeline.append(ev)
 

@@ -8,6 +8,11 @@
 The mesh is session-scoped and lazy: loading the plugin or running tests that do not ask for
 `mesh` starts nothing. `mesh` resets it to baseline before each test; `chaos` reverts whatever
 the test injected, and a failed revert fails the test.
+
+A failing test's text gets the evidence (the verdict table) unless its assertion carried it
+already, so `--junitxml` hands it to CI. With `--alluredir`, `chaos` also records every
+observation and writes the test's Allure steps and attachments (allure_report.py); without it
+nothing of that runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytest
 
 from .chaos import Chaos
 from .errors import HarnessError
+from .evidence import evidence_table
 from .mesh import RUNTIMES, Mesh
 from .modes import Mode, parse_mode
 from .topology import Topology, load_topology
@@ -40,11 +46,13 @@ class Settings:
     runtime: str
     mode: Mode | None
     seed: int
+    topology_path: str = ""
 
 
 SETTINGS = pytest.StashKey[Settings]()
 CHAOS = pytest.StashKey[Chaos]()
 MESH = pytest.StashKey[Mesh]()
+RECORDER = pytest.StashKey[Any]()  # allure_report.Recorder, only when allure-pytest writes results
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,17 +72,20 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = config.getoption("--cascade-runtime") or config.getini("cascade_runtime")
     if runtime not in RUNTIMES:
         raise pytest.UsageError(f"--cascade-runtime {runtime!r} is not one of: {', '.join(RUNTIMES)}")
-    path = config.getoption("--cascade-topology") or config.getini("cascade_topology")
+    given = config.getoption("--cascade-topology") or config.getini("cascade_topology")
+    path = (Path(given) if Path(given).is_absolute() else config.rootpath / given) if given else None
     topology = mode = None
     try:
-        if path:
-            p = Path(path)
-            topology = load_topology(p if p.is_absolute() else config.rootpath / p)
+        if path is not None:
+            topology = load_topology(path)
             mode = parse_mode(config.getoption("--cascade-mode") or config.getini("cascade_mode"), topology.knobs)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     seed = config.getoption("--cascade-seed")
-    config.stash[SETTINGS] = Settings(topology, runtime, mode, seed if seed is not None else random.randrange(2**32))
+    if seed is None:  # an xdist worker runs with the controller's seed, the one its header shows
+        seed = getattr(config, "workerinput", {}).get("cascade_seed")
+    config.stash[SETTINGS] = Settings(topology, runtime, mode, seed if seed is not None else random.randrange(2**32),
+                                      str(path or ""))
     _sigterm_as_interrupt()
 
 
@@ -85,6 +96,12 @@ def _sigterm_as_interrupt() -> None:
             raise KeyboardInterrupt(f"signal {signum}")
 
         signal.signal(signal.SIGTERM, handler)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand every worker the controller's seed, so `-n 2` runs stay reproducible."""
+    node.workerinput["cascade_seed"] = node.config.stash[SETTINGS].seed
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -139,11 +156,17 @@ def chaos(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[Chaos]:
     """This test's fault injector; everything it applied is reverted at teardown."""
     c = Chaos(mesh)
     request.node.stash[CHAOS] = c
+    if request.config.pluginmanager.has_plugin("allure_listener"):  # --alluredir given; else nothing costs
+        from .allure_report import Recorder
+
+        request.node.stash[RECORDER] = Recorder(mesh)
     yield c
     try:
         c.revert_all()  # raises RevertFailed: the test errors in teardown, loudly
     finally:
         c.close()
+        if RECORDER in request.node.stash:
+            _write_allure(request, c)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -154,13 +177,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         timeline = "\n".join(ev.line() for ev in c.timeline) or "(no faults applied)"
         report.sections.append(("cascade: fault timeline", timeline))
         report.sections.append(("cascade: service logs", _log_tails(c)))
+        if report.when == "call":
+            _add_evidence(report, call, c)
     return report
 
 
+def _write_allure(request: pytest.FixtureRequest, c: Chaos) -> None:
+    """The test's Allure steps and attachments, written while the mesh (and its logs) is still up."""
+    from .allure_report import write
+
+    recorder = request.node.stash[RECORDER]
+    recorder.close()
+    s = request.config.stash[SETTINGS]
+    listener = request.config.pluginmanager.get_plugin("allure_listener")
+    write(listener.allure_logger, c, recorder, title=request.node.name, topology_path=s.topology_path,
+          runtime=s.runtime)
+
+
+def _add_evidence(report: pytest.TestReport, call: pytest.CallInfo[None], c: Chaos) -> None:
+    """Put the verdict table into the failure text itself: that text is what JUnit XML carries to CI."""
+    if not hasattr(report.longrepr, "addsection"):
+        return
+    cascades = c.cascades()
+    text = str(call.excinfo.value) if call.excinfo is not None else ""
+    # A failed chaos.assert_* already carries the table (with or without the cascades it was asked about).
+    if any(evidence_table(c.evidence_rows(cascades=found)) in text for found in (cascades, ())):
+        return
+    report.longrepr.addsection("cascade: evidence", c.evidence(cascades=cascades, logs=False))
+
+
 def _log_tails(c: Chaos) -> str:
-    edges, services = c.faulted()
-    touched = set(services) | {s for e in edges for s in e.split("->")}
-    names = sorted(touched) or sorted(c.mesh.topology.services)
+    names = c.touched_services() or sorted(c.mesh.topology.services)
     parts = []
     for name in names:
         lines = c.mesh.logs(name, LOG_TAIL_LINES)

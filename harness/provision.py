@@ -25,6 +25,7 @@ __all__ = [
     "find_toxiproxy",
     "not_found_message",
     "parse_version",
+    "run_tool",
     "server_version",
     "toxiproxy_cache",
 ]
@@ -192,23 +193,28 @@ def _build(go: Path, dest: Path, env: Mapping[str, str], log: Log | None) -> Tox
     return _cached(dest, env, "built")
 
 
+def run_tool(argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float, remedy: str) -> str:
+    """Run a provisioning tool (go, npm, java...); its stdout, or ProvisionError with its last lines and `remedy`."""
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, env=dict(env),
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ProvisionError(f"`{shlex.join(argv)}` took over {timeout_s:.0f} s; {remedy}") from exc
+    except OSError as exc:
+        raise ProvisionError(f"could not run `{shlex.join(argv)}` ({exc}); {remedy}") from exc
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-10:])
+        raise ProvisionError(f"`{shlex.join(argv)}` failed with exit {done.returncode}:\n{tail}\n{remedy}")
+    return done.stdout
+
+
 def _go_install(go: Path, command: str, gobin: Path, env: Mapping[str, str]) -> None:
     argv = [str(go), "install", "-ldflags", _LDFLAGS, f"{_MODULE}/cmd/{command}@v{TOXIPROXY_VERSION}"]
     remedy = (
         f"check that the Go module proxy is reachable (GOPROXY={env.get('GOPROXY') or 'default'}), "
         "or set TOXIPROXY_SERVER to a prebuilt toxiproxy-server"
     )
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S, env={**env, "GOBIN": str(gobin)}
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ProvisionError(f"`{shlex.join(argv)}` took over {_BUILD_TIMEOUT_S:.0f} s; {remedy}") from exc
-    except OSError as exc:
-        raise ProvisionError(f"could not run {go} ({exc}); {remedy}") from exc
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-10:])
-        raise ProvisionError(f"`{shlex.join(argv)}` failed with exit {done.returncode}:\n{tail}\n{remedy}")
+    run_tool(argv, env={**env, "GOBIN": str(gobin)}, timeout_s=_BUILD_TIMEOUT_S, remedy=remedy)
     if not _executable(gobin / command):
         raise ProvisionError(f"`{shlex.join(argv)}` succeeded but left no {command!r} binary in {gobin}; {remedy}")
 

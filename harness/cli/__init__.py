@@ -7,8 +7,18 @@ exit status; `HarnessError` is printed in one line (with its fix) and exits 2.
 
     cascade doctor [--provision] [--json]   what was found: toxiproxy, redis, go, docker
     cascade demo                            the March 2023 outage, brittle then resilient
+    cascade up [--topology P] [--mode M]    a mesh that stays up between commands (held in the background)
+    cascade status [--json]                 its services, proxies and active faults
+    cascade inject EDGE_OR_SERVICE FAULT .. one fault, verified and recorded
+    cascade heal [EDGE_OR_SERVICE]          revert recorded faults, verified
+    cascade down                            revert, stop, leave nothing behind
+    cascade run [PYTEST ARGS]               the suite with live progress and a summary table
     cascade cleanup                         reap what crashed runs left behind
     cascade verify-suite [PYTEST ARGS]      the detection matrix: scenarios x brittle knobs
+    cascade soak N [PYTEST ARGS]            the suite N times: flakes, leftovers, resource trend
+    cascade report [--results D] [--out D]  the Allure HTML report of a --alluredir run, built offline
+    cascade explore [--budget 5m] [--mode M] search the fault space, shrink and journal a failure
+    cascade replay JOURNAL                  re-run a journal's steps, compare verdicts, emit a scenario
 """
 
 from __future__ import annotations
@@ -25,14 +35,22 @@ from ._common import err
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, in the order `cascade --help` lists them.
-COMMANDS = ("doctor", "demo", "cleanup", "verify_suite")
+COMMANDS = ("doctor", "demo", "up", "status", "inject", "heal", "down", "run", "cleanup", "verify_suite", "soak", "report", "explore", "replay")
 
 EXAMPLES = """examples:
   cascade doctor                 check Toxiproxy, Redis, Go and Docker
   cascade doctor --provision     also build toxiproxy-server 2.12.0 if it is missing
   cascade demo                   reproduce the March 2023 outage and watch it degrade gracefully
+  cascade up                     start the bundled mesh and leave it running; prints its URLs
+  cascade inject 'timeline->media' latency ms=2000   slow one edge (then: cascade status, cascade heal)
+  cascade down                   revert every fault and stop the mesh
+  cascade run -k march           the scenarios matching "march", one line each, then a summary table
   cascade cleanup                stop processes that a killed run left behind
   cascade verify-suite           run the scenarios resilient and once per brittle knob
+  cascade soak 3 scenarios -k march   run those scenarios 3 times; report flakes and leftovers
+  cascade report                 build allure-report/ from the allure-results/ of `pytest --alluredir allure-results`
+  cascade explore --budget 5m --mode brittle:timeouts   search faults with Hypothesis, journal any failure
+  cascade replay .cascade/journals/X.json --emit-scenario scenarios/test_x.py   re-run a journal, write a test
 """
 
 
@@ -52,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # A command that passes its arguments on (`cascade run -k x`) sets `passed_on`; argparse cannot
+    # take a tail that starts with an option as a positional, so unknown words are collected in order.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not hasattr(args, "passed_on"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if hasattr(args, "passed_on"):
+        args.passed_on = rest
     previous: Callable[..., object] | int | None = signal.getsignal(signal.SIGTERM)
     if previous is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)  # unwind like Ctrl-C: teardown always runs
