@@ -122,17 +122,17 @@ class BadConfig:
     @classmethod
     def wrong_type(cls, path: str, value: Any) -> BadConfig:
         """The key at `path` set to `value`, a value of the wrong JSON type for it."""
-        return cls(patch={path: value}, name=f"wrong_type {path}")
+        return cls(patch={_path(path, "BadConfig.wrong_type"): value}, name=f"wrong_type {path}")
 
     @classmethod
     def missing_section(cls, path: str) -> BadConfig:
         """The key (or whole section) at `path` removed, like the deleted rate-limit config."""
-        return cls(patch={path: DELETE}, name=f"missing_section {path}")
+        return cls(patch={_path(path, "BadConfig.missing_section"): DELETE}, name=f"missing_section {path}")
 
     @classmethod
     def out_of_range(cls, path: str, value: Any) -> BadConfig:
         """The key at `path` set to a well-typed but out-of-range `value` (negative limit, 0 timeout)."""
-        return cls(patch={path: value}, name=f"out_of_range {path}")
+        return cls(patch={_path(path, "BadConfig.out_of_range"): value}, name=f"out_of_range {path}")
 
     @classmethod
     def from_spec(cls, target: str, **params: Any) -> BadConfig:
@@ -200,6 +200,13 @@ class BadConfig:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _path(path: Any, owner: str) -> str:
+    """`path` if it is a string (its dots are checked with the patch); a list or dict cannot be a key."""
+    if not isinstance(path, str):
+        raise InvalidFault(f"{owner}: path must be a dotted path like 'limits.rate', got {path!r}")
+    return path
 
 
 def _check_patch(patch: Any, owner: str) -> Mapping[str, Any]:

@@ -12,11 +12,12 @@ def run(args: argparse.Namespace) -> int:
     from ..runstate import reap_leftovers
 
     cleaned = reap_leftovers(state_dir(), include_detached=args.all)
+    failed = [line for line in cleaned if line.startswith("could not clean")]
     for line in cleaned:
-        print(f"cleaned up: {line}")
+        print(line if line in failed else f"cleaned up: {line}")
     if not cleaned:
         print("nothing to clean up")
-    return 0
+    return 1 if failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

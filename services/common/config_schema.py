@@ -136,5 +136,11 @@ def validate_document(document: Any) -> ConfigDocument:
         return ConfigDocument.model_validate(document)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "document"
+        where = ".".join(_segment(p) for p in err["loc"]) or "document"
         raise InvalidConfig(f"{where}: {err['msg']}") from None
+
+
+def _segment(part: Any) -> str:
+    """One path segment as written, quoted when it is not a plain key: a pushed key may hold a newline."""
+    text = str(part)
+    return text if text and (text.isidentifier() or text.isdigit()) else repr(text)

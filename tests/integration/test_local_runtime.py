@@ -1,6 +1,5 @@
 """The local runtime against the real toxiproxy-server and the two-service fixture mesh."""
 
-import os
 import signal
 import subprocess
 import sys
