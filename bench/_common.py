@@ -6,13 +6,16 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-RESULTS_DIR = Path(__file__).parent / "results"
+# CASCADE_BENCH_RESULTS moves every result elsewhere (the test of bench/run keeps the real ones intact).
+RESULTS_DIR = Path(os.environ.get("CASCADE_BENCH_RESULTS") or Path(__file__).parent / "results")
 
 
 def time_ms(fn: Callable[[], Any], *, cycles: int, warmup: int = 0) -> list[float]:
@@ -77,3 +80,16 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def engine_error() -> str:
+    """Why no Docker engine can be used here, in the engine's own words ('' when `docker info` answers)."""
+    if not shutil.which("docker"):
+        return "no docker client on PATH; run docker/engine.sh"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "docker info did not answer within 30 s; run docker/engine.sh"
+    if info.returncode != 0:
+        return "docker info failed: " + " ".join((info.stderr or info.stdout).split())[:400]
+    return ""

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "results": results,
     })
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"written: {path}")
     return 0
 
 
