@@ -35,7 +35,13 @@ from ._common import err
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, in the order `cascade --help` lists them.
-COMMANDS = ("doctor", "demo", "up", "status", "inject", "heal", "down", "run", "cleanup", "verify_suite", "soak", "report", "explore", "replay")
+COMMANDS = (
+    "doctor", "demo",
+    "up", "status", "inject", "heal", "down",
+    "run", "verify_suite", "soak", "report",
+    "explore", "replay",
+    "cleanup",
+)
 
 EXAMPLES = """examples:
   cascade doctor                 check Toxiproxy, Redis, Go and Docker
