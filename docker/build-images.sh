@@ -40,7 +40,7 @@ BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
 host_mirror() {
   { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
     grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
-  } | grep -vE 'security' | head -n 1
+  } | grep -vE 'security' | head -n 1 || true  # no sources file is not an error here
 }
 MIRROR=${DEBIAN_MIRROR:-$(host_mirror)}
 CACHE=${CASCADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}/images
