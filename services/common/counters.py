@@ -2,7 +2,9 @@
 
 `calls` counts every attempt sent to a dependency (what the dependency sees), `retries` the
 attempts after the first, so calls / (calls - retries) is the retry amplification. `fallbacks`
-counts answers that used each named fallback.
+counts answers that used each named fallback, `failures` the failed attempts per "callee:kind"
+(timeout, unreachable, ...). `loop_stall_max_ms` is the longest time the event loop was blocked:
+a timeout seen while it is large was this process's own stall, not the dependency's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Counters:
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.fallbacks: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.loop_stall_max_ms = 0.0
 
     def snapshot(self, *, service: str, mode: str, knobs: list[str], breakers: dict[str, str],
                  config_version: int, config_rejected: list[int]) -> dict[str, Any]:
@@ -36,6 +40,8 @@ class Counters:
             "calls": dict(self.calls),
             "retries": dict(self.retries),
             "fallbacks": dict(self.fallbacks),
+            "failures": dict(self.failures),
+            "loop_stall_max_ms": round(self.loop_stall_max_ms, 1),
             "breakers": breakers,
             "config_version": config_version,
             "config_rejected": config_rejected,

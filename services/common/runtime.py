@@ -33,6 +33,9 @@ POLL_INTERVAL_S = 0.1
 POLL_TIMEOUT_S = 0.5
 STARTUP_RETRY_S = 0.025
 WARM_VALIDATION_AFTER_S = 1.0
+# The event loop is checked this often; a wake-up later than STALL_LOG_MS is logged as a stall.
+LOOP_CHECK_S = 0.05
+STALL_LOG_MS = 50.0
 
 log = logging.getLogger("chirp")
 
@@ -140,6 +143,7 @@ class Runtime:
         if "redis" in self.callers:
             self.callers["redis"].redis_client = _redis_client(self.env.deps["redis"])
         self._tasks = [asyncio.create_task(self._run_startup(n, fn)) for n, fn in self._startup]
+        self._tasks.append(asyncio.create_task(self._watch_loop()))
         if self.consumes_config:
             self._tasks.append(asyncio.create_task(self._watch_config()))
         try:
@@ -152,6 +156,17 @@ class Runtime:
                 await self.http.aclose()
             if "redis" in self.callers and self.callers["redis"].redis_client is not None:
                 await self.callers["redis"].redis_client.aclose()
+
+    async def _watch_loop(self) -> None:
+        """Measure how late the event loop wakes up: a blocked loop times out every call in flight."""
+        while True:
+            before = self.clock()
+            await asyncio.sleep(LOOP_CHECK_S)
+            late_ms = (self.clock() - before - LOOP_CHECK_S) * 1000
+            if late_ms > self.counters.loop_stall_max_ms:
+                self.counters.loop_stall_max_ms = late_ms
+            if late_ms > STALL_LOG_MS:
+                log.warning("event loop stalled for %.0f ms", late_ms)
 
     async def _run_startup(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         last_log = 0.0
