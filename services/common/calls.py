@@ -11,6 +11,7 @@ A 4xx is an answer, not a failure: it is returned to the service, which decides 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, TypeVar
@@ -42,6 +43,11 @@ __all__ = ["NAIVE_ATTEMPTS", "Answer", "Caller", "is_retryable"]
 
 T = TypeVar("T")
 NAIVE_ATTEMPTS = 5
+# Failed attempts are logged (so a run's logs say which call failed, how, and after how long), but
+# at most this many per dependency per second: a fault under load must not turn into a log flood.
+FAILURE_LOG_PER_S = 10
+log = logging.getLogger("chirp")
+_CONNECTING = " connecting to "  # how redis-py words a failure to open a connection (refused, timed out)
 _RETRYABLE_STATUS = frozenset({502, 504})
 
 
@@ -89,6 +95,7 @@ class Caller:
         self.budget = RetryBudget(clock=clock)
         self.http_client: httpx.AsyncClient | None = None
         self.redis_client: Redis | None = None
+        self._log_window = (0.0, 0, 0)  # (second it started, lines logged in it, lines suppressed)
 
     # -- the two kinds of call ---------------------------------------------------------
 
@@ -129,9 +136,24 @@ class Caller:
         client = self.redis_client
 
         async def attempt(timeout_s: float | None) -> T:
+            # A pool outlives the fault that spoiled its idle connections: after a proxy is disabled
+            # and enabled again, redis-py hands out connections the proxy has dropped, and only the
+            # command sent on one finds out ("Connection closed by server"). That says nothing about
+            # Redis, so it is not a failed attempt: the idle connections are dropped and the command
+            # goes out once more on a fresh one, in the same attempt and time. The breaker's probe
+            # starts from fresh connections too: the ones from before it opened are suspect.
+            if self.breaker.state == "half_open":
+                await client.connection_pool.disconnect(inuse_connections=False)
             try:
                 async with asyncio.timeout(timeout_s):
-                    return await op(client)
+                    try:
+                        return await op(client)
+                    except rx.ConnectionError as exc:
+                        if _CONNECTING in str(exc):  # a fresh connection refused: Redis is not there
+                            raise
+                        await client.connection_pool.disconnect(inuse_connections=False)
+                        self.counters.calls[self.callee] += 1  # Redis sees this one too
+                        return await op(client)
             except (TimeoutError, rx.TimeoutError):
                 raise DependencyFailure(self.callee, "timeout", f"no reply within {_ms(timeout_s)}") from None
             except (rx.ConnectionError, OSError) as exc:
@@ -190,16 +212,40 @@ class Caller:
         self.counters.calls[self.callee] += 1
         if number > 1:
             self.counters.retries[self.callee] += 1
+        started, before = self.clock(), self.breaker.state
         try:
             result = await attempt(timeout_s)
-        except DependencyFailure:
+        except DependencyFailure as failure:
             self.breaker.record_failure()
+            self._note_failure(failure, number, self.clock() - started)
+            if self.breaker.state == "open":
+                if before == "closed":
+                    log.warning("breaker to %s opened after %d failures in a row", self.callee,
+                                self.breaker.failure_threshold)
+                elif before == "half_open":
+                    log.warning("breaker to %s: probe failed, open again", self.callee)
             raise
         except BaseException:
             self.breaker.release()
             raise
         self.breaker.record_success()
+        if before == "half_open":
+            log.info("breaker to %s closed: probe succeeded", self.callee)
         return result
+
+    def _note_failure(self, failure: DependencyFailure, number: int, elapsed_s: float) -> None:
+        self.counters.failures[f"{self.callee}:{failure.kind}"] += 1
+        start, logged, suppressed = self._log_window
+        now = self.clock()
+        if now - start >= 1.0:
+            start, logged = now, 0
+        if logged >= FAILURE_LOG_PER_S:
+            self._log_window = (start, logged, suppressed + 1)
+            return
+        more = f" ({suppressed} more not logged)" if suppressed else ""
+        log.warning("call to %s failed (attempt %d, %.0f ms): %s%s", self.callee, number, elapsed_s * 1000,
+                    failure, more)
+        self._log_window = (start, logged + 1, 0)
 
 
 def _ms(timeout_s: float | None) -> str:
