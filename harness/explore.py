@@ -32,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from .errors import HarnessError, UsageError
 from .journal import JOURNAL_DIR, Journal
 from .strategies import faults
-from .trial import Check, Trial
+from .trial import Check, Trial, explore_config
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -119,18 +119,19 @@ class Explorer:
         """Batches of examples until the budget is spent or a failure is found (and shrunk)."""
         self.started = self.clock()
         machine, flaky, batch = _machine(self), False, 0
-        while self.clock() - self.started < self.budget_s:
-            try:
-                run_state_machine_as_test(hypothesis_seed(self.seed + batch)(machine), settings=self._settings())
-            except _Abort as abort:
-                raise abort.error from None
-            except Flaky:
-                flaky = True  # the shrunk example passed on its final replay: keep the last one that failed
-            except AssertionError:
-                pass  # the failure is in self.last_failure, recorded by the example that raised it
-            if self.last_failure is not None:
-                break
-            batch += 1
+        with explore_config(self.mesh):
+            while self.clock() - self.started < self.budget_s:
+                try:
+                    run_state_machine_as_test(hypothesis_seed(self.seed + batch)(machine), settings=self._settings())
+                except _Abort as abort:
+                    raise abort.error from None
+                except Flaky:
+                    flaky = True  # the shrunk example passed on its final replay: keep the last one that failed
+                except AssertionError:
+                    pass  # the failure is in self.last_failure, recorded by the example that raised it
+                if self.last_failure is not None:
+                    break
+                batch += 1
         path = self.last_failure.write(self.journal_dir) if self.last_failure else None
         return ExploreResult(self.seed, self.examples, self.failing, self.clock() - self.started, self.first_failure_s,
                              self.last_failure, path, flaky)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import UsageError
-from .trial import Check, Step, Trial
+from .trial import Check, Step, Trial, explore_config
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -89,22 +89,24 @@ def run_steps(mesh: Mesh, steps: Sequence[Step]) -> Trial:
     """Run `steps` in order on `mesh` from its baseline, then heal what is left: the trial with every check.
 
     Like an exploration, it stops at the first broken contract (reverting what is active), so
-    a replay's checks line up with the journal's.
+    a replay's checks line up with the journal's; and like one, it runs under the topology's
+    explore_config.
     """
-    trial = Trial(mesh)
-    try:
-        for step in steps:
-            if step.action == "inject":
-                trial.inject(step.fault)
-            else:
-                trial.heal(trial.active.index(step.fault))
-            if trial.broken:
-                trial.abandon()
-                return trial
-        trial.close()
-    except BaseException:
-        trial.abandon()
-        raise
+    with explore_config(mesh):
+        trial = Trial(mesh)
+        try:
+            for step in steps:
+                if step.action == "inject":
+                    trial.inject(step.fault)
+                else:
+                    trial.heal(trial.active.index(step.fault))
+                if trial.broken:
+                    trial.abandon()
+                    return trial
+            trial.close()
+        except BaseException:
+            trial.abandon()
+            raise
     return trial
 
 

@@ -3,7 +3,9 @@
 A topology is written in TOML (or built in Python) and read by both runtimes:
 
     [mesh]      name, brittle knobs the services understand, leak patterns, the config
-                service, compose_file (the user's compose file, relative to this file)
+                service, compose_file (the user's compose file, relative to this file),
+                explore_config (a config patch, dotted path -> value, in force while exploring:
+                shorter breaker resets and the like, so an example takes a fraction of a second)
     [services]  how each service starts locally, its health check, its compose name;
                 command placeholders: {python} {port} {host} {root} (the topology's folder)
                 and {data} (a per-run folder for the service's data that outlives a Kill)
@@ -126,6 +128,7 @@ class Topology:
     degraded_header: str = "x-cascade-degraded"
     config_service: str = ""
     compose_file: Path | None = None  # the user's own compose file, for the compose runtime
+    explore_config: Mapping[str, Any] = field(default_factory=dict)  # config patch in force while exploring
 
     # -- queries (pure) --------------------------------------------------
 
@@ -204,7 +207,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
     _only(data, "topology", {"mesh", "services", "edges", "journeys"})
     mesh = _table(data, "mesh", "mesh", required=False)
     _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service",
-                         "compose_file"})
+                         "compose_file", "explore_config"})
     name = _str(mesh, "name", "mesh", default="mesh")
     knobs = _str_list(mesh, "knobs", "mesh")
     for k in knobs:
@@ -221,6 +224,14 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         raise InvalidTopology(
             f"mesh.config_service: unknown service {config_service!r}; services are: {', '.join(sorted(services))}"
         )
+    explore_config = dict(_table(mesh, "explore_config", "mesh", required=False))
+    if explore_config and not config_service:
+        raise InvalidTopology("mesh.explore_config: needs mesh.config_service, the service it is pushed to")
+    for path, value in explore_config.items():
+        if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", path):
+            raise InvalidTopology(f"mesh.explore_config: {path!r} is not a dotted path like \"breaker.reset_timeout_ms\"")
+        if isinstance(value, Mapping):
+            raise InvalidTopology(f"mesh.explore_config.{path}: write each setting as one quoted dotted key, e.g. \"breaker.reset_timeout_ms\" = 200, not a table")
 
     edges: dict[str, Edge] = {}
     for key, e in _table(data, "edges", "topology", required=False).items():
@@ -247,6 +258,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         degraded_header=_str(mesh, "degraded_header", "mesh", default="x-cascade-degraded").lower(),
         config_service=_str(mesh, "config_service", "mesh", default=""),
         compose_file=(root / _str(mesh, "compose_file", "mesh")) if "compose_file" in mesh else None,
+        explore_config=explore_config,
     )
 
 
@@ -489,6 +501,7 @@ def _plain(topo: Topology) -> dict[str, Any]:
     return {
         "name": topo.name,
         "knobs": topo.knobs,
+        **({"explore_config": dict(topo.explore_config)} if topo.explore_config else {}),
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {

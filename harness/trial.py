@@ -16,16 +16,17 @@ remain.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .chaos import Chaos
 from .contracts import check, contract_for
-from .errors import InvalidFault
+from .errors import InvalidFault, MeshError
 from .faults import fault_from_spec, parse_fault
 from .observe import run_journey, run_journeys, wait_for_recovery
 from .strategies import fault_key
@@ -33,12 +34,64 @@ from .strategies import fault_key
 if TYPE_CHECKING:
     from .mesh import Mesh
 
-__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "drain_s", "fault_line", "fault_spec", "spec_fault"]
+__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "drain_s", "explore_config", "fault_line", "fault_spec",
+           "spec_fault"]
 
 RECOVERY_S = 5.0  # how long after the last heal every journey may take to be back at its baseline verdict
 GRACE_S = 0.1  # how long past its budget a journey is awaited: enough to call it hung, no more
 DRAIN_MARGIN_S = 0.1
 IN_FLIGHT_BYTES = 4_096  # how much a slicer may still be trickling out: a few responses of the journeys' size
+CONFIG_APPLY_S = 5.0  # how long every consumer may take to run a pushed version (they poll every 100 ms)
+
+
+@contextlib.contextmanager
+def explore_config(mesh: Mesh) -> Iterator[int | None]:
+    """The topology's [mesh] explore_config in force for the block, the config before it restored after.
+
+    An example spends most of its time waiting for breakers to close after a heal, so a topology
+    can declare shorter clocks for exploring (the bundled mesh: breakers reset after 200 ms, not
+    1 s). Pushed as a patch of the current document; every consumer runs it before the block
+    starts, and the version before it again once the block ends. Yields the pushed version, or
+    None when the topology declares nothing.
+    """
+    patch = mesh.topology.explore_config
+    if not patch:
+        yield None
+        return
+    from .faults import apply_patch
+
+    client = mesh.config()
+    before = client.current()
+    if not isinstance(before.document, dict):
+        raise MeshError(f"mesh.explore_config patches the current config, but version {before.version} is not "
+                        "a JSON object; push a valid document first")
+    version = client.push(json.dumps(apply_patch(before.document, patch)), note="cascade: explore_config")
+    try:
+        _await_config(mesh, version)
+        yield version
+    finally:
+        _await_config(mesh, client.rollback(before.version, expect_raw=before.raw))
+
+
+def _await_config(mesh: Mesh, version: int) -> None:
+    """Block until every service that reports a config version runs `version`; MeshError if one rejects it."""
+    deadline = time.monotonic() + CONFIG_APPLY_S
+    while True:
+        behind = []
+        for name in mesh.topology.services:
+            counters = mesh.counters(name)
+            if "config_version" not in counters:
+                continue  # not a config consumer (or not answering: the next journey will say so)
+            if version in counters.get("config_rejected", []):
+                raise MeshError(f"{name} rejected config version {version} (mesh.explore_config); see its log")
+            if counters["config_version"] < version:
+                behind.append(f"{name} (version {counters['config_version']})")
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise MeshError(f"config version {version} not running within {CONFIG_APPLY_S:.0f} s on: "
+                            + ", ".join(behind))
+        time.sleep(0.05)
 
 
 def fault_spec(fault: Any) -> dict[str, Any]:

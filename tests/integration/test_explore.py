@@ -12,6 +12,7 @@ from harness.explore import Explorer
 from harness.journal import Journal, replay, scenario_text
 from harness.mesh import Mesh
 from harness.topology import load_topology
+from harness.trial import explore_config
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,20 @@ def test_exploring_a_resilient_mesh_finds_nothing_in_the_same_budget(resilient, 
     assert not result.failed, result.journal.message if result.journal else ""
     assert result.examples >= 10 and result.seconds >= BUDGET_S
     assert not (tmp_path / "journals").exists()
+
+
+def test_explore_config_is_in_force_while_exploring_and_rolled_back_after(brittle):
+    """The bundled topology's explore_config (breakers reset after 200 ms) runs on every consumer, then goes."""
+    config = brittle.config()
+    before = config.current()
+    assert before.document["breaker"]["reset_timeout_ms"] == 1_000
+    with explore_config(brittle) as version:
+        assert config.current().document["breaker"]["reset_timeout_ms"] == 200
+        running = {n: brittle.counters(n).get("config_version") for n in ("gateway", "timeline", "links", "deck")}
+        assert running == dict.fromkeys(running, version)
+    after = config.current()
+    assert after.raw == before.raw and after.version > version
+    assert brittle.counters("timeline")["config_version"] == after.version
 
 
 def _cascade(*args, cwd):

@@ -64,6 +64,14 @@ def test_the_fixture_mesh_file_loads():
         (lambda d: d["journeys"]["ping"].update({"contracts": {"front->back": ["meh"]}}), "unknown verdict 'meh'"),
         (lambda d: d["journeys"]["ping"].update({"contracts": {"x->y": ["full"]}}), "not an edge or a service"),
         (lambda d: d["mesh"].update({"config_service": "cfg"}), "mesh.config_service: unknown service 'cfg'"),
+        (lambda d: d["mesh"].update({"explore_config": {"breaker.reset_timeout_ms": 200}}),
+         "mesh.explore_config: needs mesh.config_service"),
+        (lambda d: d["mesh"].update({"config_service": "back", "explore_config": {"breaker": {"reset_timeout_ms": 200}}}),
+         'write each setting as one quoted dotted key, e.g. "breaker.reset_timeout_ms" = 200'),
+        (lambda d: d["mesh"].update({"config_service": "back", "explore_config": {"breaker..x": 1}}),
+         "mesh.explore_config: 'breaker..x' is not a dotted path"),
+        (lambda d: d["mesh"].update({"config_service": "back", "explore_config": "fast"}),
+         "mesh.explore_config: must be a table"),
         (lambda d: d.pop("services"), "missing [services] table"),
     ],
 )
@@ -95,6 +103,15 @@ def test_digest_is_stable_and_changes_with_the_declaration():
     d = base()
     d["journeys"]["ping"]["budget_ms"] = 600
     assert Topology.from_dict(d).digest() != a.digest()
+
+
+def test_explore_config_is_kept_and_counts_in_the_digest():
+    d = base()
+    d["mesh"].update({"config_service": "back", "explore_config": {"breaker.reset_timeout_ms": 200}})
+    t = Topology.from_dict(d)
+    assert t.explore_config == {"breaker.reset_timeout_ms": 200}
+    d["mesh"]["explore_config"] = {"breaker.reset_timeout_ms": 300}
+    assert Topology.from_dict(d).digest() != t.digest()
 
 
 def test_parse_edge_name_tolerates_spaces():
