@@ -225,8 +225,10 @@ class Caller:
                 elif before == "half_open":
                     log.warning("breaker to %s: probe failed, open again", self.callee)
             raise
-        except BaseException:
+        except BaseException as exc:
             self.breaker.release()
+            if isinstance(exc, asyncio.CancelledError):  # our own caller gave up: this attempt is abandoned
+                self.counters.failures[f"{self.callee}:cancelled"] += 1
             raise
         self.breaker.record_success()
         if before == "half_open":

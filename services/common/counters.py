@@ -3,7 +3,7 @@
 `calls` counts every attempt sent to a dependency (what the dependency sees), `retries` the
 attempts after the first, so calls / (calls - retries) is the retry amplification. `fallbacks`
 counts answers that used each named fallback, `failures` the failed attempts per "callee:kind"
-(timeout, unreachable, ...). `loop_stall_max_ms` is the longest time the event loop was blocked:
+(timeout, unreachable, ..., and cancelled: abandoned because this service's own caller gave up). `loop_stall_max_ms` is the longest time the event loop was blocked:
 a timeout seen while it is large was this process's own stall, not the dependency's.
 """
 

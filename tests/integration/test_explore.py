@@ -12,7 +12,9 @@ from harness.explore import Explorer
 from harness.journal import Journal, replay, scenario_text
 from harness.mesh import Mesh
 from harness.topology import load_topology
-from harness.trial import explore_config
+import harness.trial as trial_module
+from harness.faults import Bandwidth, Latency
+from harness.trial import Trial, explore_config
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +99,28 @@ def test_explore_config_is_in_force_while_exploring_and_rolled_back_after(brittl
     after = config.current()
     assert after.raw == before.raw and after.version > version
     assert brittle.counters("timeline")["config_version"] == after.version
+
+
+def test_a_delaying_toxic_is_removed_at_once_unless_a_caller_gave_up_on_it(resilient, monkeypatch):
+    """The drain before removing a latency toxic (Toxiproxy #558) is only waited when the caller timed out."""
+    slept: list[float] = []
+    real_sleep = trial_module.time.sleep
+    monkeypatch.setattr(trial_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    trial = Trial(resilient)  # a fresh mesh: no breaker left open by an earlier test, so timeline does call media
+    try:
+        trial.inject(Bandwidth("deck->gateway", kbps=100_000))  # held to the end: no recovery check in between
+        trial.inject(Latency("timeline->media", ms=60))  # well inside timeline's 300 ms media timeout
+        slept.clear()
+        trial.heal(1)
+        quick = sum(slept)
+        trial.inject(Latency("timeline->media", ms=1_200))  # past it: timeline gives up on media
+        slept.clear()
+        trial.heal(1)
+        drained = sum(slept)
+    finally:
+        trial.abandon()
+    assert quick == 0.0
+    assert drained > 0.5  # 1.2 s + margin after the last journey, less the time the judging took
 
 
 def _cascade(*args, cwd):
