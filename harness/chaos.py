@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from .apply import apply_fault
 from .assertions import ChaosAssertions
 from .errors import HarnessError, InvalidFault, RevertFailed
+from .faults import drain_s
 from .observe import Recovery, run_journeys
+from .topology import parse_edge_name
 from .verdicts import Observation, worse
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ def flapping(fault: Any, *, start: float = 0.0, down_s: float, up_s: float, time
 class _Active:
     fault: Any
     undo: Callable[[], None]
+    abandoned: int | None = None  # calls its edge's caller had given up on when it was applied (None: unknown)
 
 
 class Chaos(ChaosAssertions):
@@ -230,7 +233,13 @@ class Chaos(ChaosAssertions):
             raise
         active = _Active(fault, undo)
         with self._lock:
+            for other in self._active:  # a delaying toxic whose connections this fault closes may hold their data
+                if _closes_connections(fault, other.fault.target):
+                    other.abandoned = None
+            cut = any(_closes_connections(a.fault, fault.target) for a in self._active)
             self._active.append(active)
+        if drain_s(fault) and not cut:
+            active.abandoned = self._abandoned(fault)
         self._event("applied", fault)
         return active
 
@@ -241,6 +250,7 @@ class Chaos(ChaosAssertions):
                 if a not in self._active:
                     continue  # already reverted (e.g. by a schedule)
             try:
+                self._drain(a)
                 a.undo()
             except (HarnessError, OSError) as exc:
                 self._event("revert_failed", a.fault, str(exc))
@@ -254,6 +264,43 @@ class Chaos(ChaosAssertions):
                 "could not revert " + "; ".join(failures)
                 + ". The mesh is NOT at its baseline; the next test's reset (or `cascade down`) will try again."
             )
+
+
+    # -- draining a delaying toxic before it is removed -------------------------------
+
+    def _abandoned(self, fault: Any) -> int | None:
+        """How many calls across the fault's edge its caller has given up on so far (None: cannot tell)."""
+        caller, callee = parse_edge_name(fault.target)
+        failures = self.mesh.counters(caller).get("failures")
+        if not isinstance(failures, dict):
+            return None  # a service without Cascade's /counters: assume the worst
+        return sum(int(failures.get(f"{callee}:{kind}", 0)) for kind in ("timeout", "cancelled"))
+
+    def _drain(self, a: _Active) -> None:
+        """Wait until data `a`'s toxic may still hold has left it, unless no caller gave up on the edge.
+
+        Toxiproxy can hang for good removing a toxic that holds data for a connection its caller
+        closed (Shopify/toxiproxy#558; `drain_s`). When the edge's caller shows no timeout or
+        cancelled call to the callee since the fault was applied, and nothing that closes
+        connections on the edge was active meanwhile, every delayed chunk has a live reader and
+        the toxic can go at once.
+        """
+        wait = self.mesh.quiet_since + drain_s(a.fault) - time.monotonic()
+        if wait <= 0:
+            return
+        if a.abandoned is not None and self._abandoned(a.fault) == a.abandoned:
+            return
+        time.sleep(wait)
+
+
+_CLOSING_TOXICS = frozenset({"down", "reset_peer", "limit_data", "timeout"})
+
+
+def _closes_connections(fault: Any, edge: str) -> bool:
+    """Whether `fault` may close connections across `edge` by itself (any process fault or partition may)."""
+    if fault.category == "process" or fault.kind == "partition":
+        return True
+    return fault.kind in _CLOSING_TOXICS and fault.target == edge
 
 
 class _Schedule:

@@ -36,7 +36,7 @@ from .toxiproxy import Toxic
 __all__ = [
     "BadConfig", "Bandwidth", "DELETE", "DIRECTIONS", "Down", "FAULT_KINDS", "Fault", "Kill", "Latency",
     "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ResetPeer", "Restart", "Slicer", "SlowClose",
-    "TOXIC_PREFIX", "Timeout", "apply_patch", "fault_from_spec", "parse_fault",
+    "TOXIC_PREFIX", "Timeout", "apply_patch", "drain_s", "fault_from_spec", "parse_fault",
 ]  # fmt: skip
 
 TOXIC_PREFIX = "cascade_"
@@ -400,3 +400,28 @@ def parse_fault(text: str) -> Any:
             except ValueError:
                 params[name] = value
     return fault_from_spec(words[0], " ".join(target), **params)
+
+
+DRAIN_MARGIN_S = 0.1
+IN_FLIGHT_BYTES = 4_096  # how much a slicer may still be trickling out: a few responses of the journeys' size
+TOXIPROXY_CHUNK_BYTES = 32 * 1024  # the most Toxiproxy reads at once: what a bandwidth toxic may be metering out
+
+
+def drain_s(fault: Any) -> float:
+    """How long data held back by `fault` may still be in flight after the last request through it.
+
+    Toxiproxy 2.12 can deadlock removing a toxic that still holds data for a connection its
+    caller has closed (the API call never returns and every later one waits behind it;
+    Shopify/toxiproxy#558): seen here with 1.5 s of latency on an edge whose caller had given up,
+    with a slicer on a Redis edge, and with 800 kbps of bandwidth on an edge whose caller timed
+    out on an image. Removing it only after this much quiet avoids it.
+    """
+    if fault.kind == "latency":
+        return (fault.ms + fault.jitter_ms) / 1000 + DRAIN_MARGIN_S
+    if fault.kind == "slow_close":
+        return fault.ms / 1000 + DRAIN_MARGIN_S
+    if fault.kind == "slicer" and fault.delay_us:
+        return IN_FLIGHT_BYTES / fault.avg_bytes * fault.delay_us / 1e6 + DRAIN_MARGIN_S
+    if fault.kind == "bandwidth":
+        return TOXIPROXY_CHUNK_BYTES / (fault.kbps * 1000 / 8) + DRAIN_MARGIN_S
+    return 0.0

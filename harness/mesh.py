@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -72,6 +73,7 @@ class Mesh:
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
         self.dirty = False  # a fault was applied since the last reset
+        self.quiet_since = 0.0  # time.monotonic() when the last journey ended (how long data may still be in flight)
         self._cuts: dict[str, int] = {}  # edge -> how many active faults hold its proxy disabled
         self._cuts_lock = threading.Lock()
         self.started = False
@@ -220,6 +222,7 @@ class Mesh:
         return unsubscribe
 
     def record(self, obs: Observation, body: bytes) -> None:
+        self.quiet_since = time.monotonic()
         with self._observers_lock:
             observers = list(self._observers)
         for observer in observers:

@@ -3,8 +3,8 @@
     singles   one representative fault per kind (scaled to the journeys' budgets) on every edge
     pairs     two singles at once, unless the singles already imply the outcome (rules below)
     each case mesh.reset(), inject, Chaos.sweep() observes every journey once (a broken contract is
-              confirmed by the journey run alone), judge the contracts, let delayed data drain
-              (trial.drain_s), heal, and every journey must be back at its baseline within RECOVERY_S
+              confirmed by the journey run alone), judge the contracts, heal (Chaos first lets delayed data
+              drain, see Chaos._drain), and every journey must be back at its baseline within RECOVERY_S
 
 A pair {a, b} is skipped when its outcome is implied by the singles:
   1. their blast radii share no journey: each journey sees at most one of the two faults and is
@@ -34,7 +34,7 @@ from .faults import Bandwidth, Down, LimitData, Latency, ResetPeer, Slicer, Slow
 from .observe import wait_for_recovery
 from .strategies import EDGE_FAULT_KINDS, horizon_ms
 from .topology import Topology
-from .trial import RECOVERY_S, drain_s
+from .trial import RECOVERY_S
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -102,7 +102,6 @@ def run_case(mesh: Mesh, faults: Sequence[Any], *, recovery_s: float = RECOVERY_
                 again = mesh.journey(n)
                 if check(again, contracts[n]).ok:
                     seen[n] = again
-            time.sleep(max(drain_s(f) for f in faults))
     finally:
         chaos.close()
     broken = [check(o, contracts[n]).message for n, o in sorted(seen.items()) if not check(o, contracts[n]).ok]

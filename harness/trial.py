@@ -30,29 +30,15 @@ from .errors import InvalidFault, MeshError
 from .faults import fault_from_spec, parse_fault
 from .observe import run_journey, run_journeys, wait_for_recovery
 from .strategies import fault_key
-from .topology import parse_edge_name
 
 if TYPE_CHECKING:
     from .mesh import Mesh
 
-__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "drain_s", "explore_config", "fault_line", "fault_spec",
-           "spec_fault"]
+__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "explore_config", "fault_line", "fault_spec", "spec_fault"]
 
 RECOVERY_S = 5.0  # how long after the last heal every journey may take to be back at its baseline verdict
 GRACE_S = 0.1  # how long past its budget a journey is awaited: enough to call it hung, no more
-DRAIN_MARGIN_S = 0.1
-IN_FLIGHT_BYTES = 4_096  # how much a slicer may still be trickling out: a few responses of the journeys' size
 CONFIG_APPLY_S = 5.0  # how long every consumer may take to run a pushed version (they poll every 100 ms)
-
-
-_CLOSING_TOXICS = frozenset({"down", "reset_peer", "limit_data", "timeout"})
-
-
-def _cuts_connections(fault: Any, edge: str) -> bool:
-    """Whether `fault` may close connections across `edge` by itself (any process fault or partition may)."""
-    if fault.category == "process" or fault.kind == "partition":
-        return True
-    return fault.kind in _CLOSING_TOXICS and fault.target == edge
 
 
 @contextlib.contextmanager
@@ -126,22 +112,6 @@ def fault_line(fault: Any) -> str:
     return line
 
 
-def drain_s(fault: Any) -> float:
-    """How long data held back by `fault` may still be in flight after the last request through it.
-
-    Toxiproxy 2.12 can deadlock removing a latency toxic while a delayed chunk is still queued
-    in it (the API call never returns; Shopify/toxiproxy#558, reproduced here with 1.5 s of
-    latency on an edge whose caller had given up): reverting only after that much quiet avoids it.
-    """
-    if fault.kind == "latency":
-        return (fault.ms + fault.jitter_ms) / 1000 + DRAIN_MARGIN_S
-    if fault.kind == "slow_close":
-        return fault.ms / 1000 + DRAIN_MARGIN_S
-    if fault.kind == "slicer" and fault.delay_us:  # the same deadlock, seen with a slicer on a Redis edge
-        return IN_FLIGHT_BYTES / fault.avg_bytes * fault.delay_us / 1e6 + DRAIN_MARGIN_S
-    return 0.0
-
-
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
@@ -201,8 +171,6 @@ class Trial:
         self.started = time.monotonic()
         self._open: list[tuple[Any, AbstractContextManager[Any]]] = []
         self._since_baseline: list[Any] = []  # every fault injected since the mesh was last at baseline
-        self._quiet_since = time.monotonic()  # when the last journey through the faults ended
-        self._abandoned_at_inject: dict[int, int | None] = {}
 
     @property
     def active(self) -> tuple[Any, ...]:
@@ -221,12 +189,6 @@ class Trial:
         """Apply `fault` (verified) and judge every journey against its contract."""
         cm = self.chaos.inject(fault)
         cm.__enter__()  # held open until heal(): faults here end in any order, not a with-block's
-        for f, _ in self._open:  # a delaying toxic whose connections this fault closes may hold data for them
-            if id(f) in self._abandoned_at_inject and _cuts_connections(fault, f.target):
-                self._abandoned_at_inject[id(f)] = None
-        if drain_s(fault):
-            cut = any(_cuts_connections(f, fault.target) for f, _ in self._open)
-            self._abandoned_at_inject[id(fault)] = None if cut else self._abandoned(fault)
         self._open.append((fault, cm))
         self._since_baseline.append(fault)
         self.steps.append(Step("inject", fault))
@@ -235,10 +197,7 @@ class Trial:
     def heal(self, index: int) -> Check | None:
         """Revert the active fault at `index`; once none is left, check that every journey recovers."""
         fault, cm = self._open.pop(index)
-        wait = self._quiet_since + drain_s(fault) - time.monotonic()
-        if wait > 0 and not self._nothing_abandoned(fault):
-            time.sleep(wait)
-        cm.__exit__(None, None, None)
+        cm.__exit__(None, None, None)  # Chaos drains a delaying toxic first if a caller gave up on it
         self.steps.append(Step("heal", fault))
         return None if self._open else self._recover()
 
@@ -258,27 +217,6 @@ class Trial:
         finally:
             self.chaos.close()
 
-    # -- draining ----------------------------------------------------------------------
-
-    def _abandoned(self, fault: Any) -> int | None:
-        """How many calls across the fault's edge its caller has given up on so far (None: cannot tell)."""
-        caller, callee = parse_edge_name(fault.target)
-        failures = self.mesh.counters(caller).get("failures")
-        if not isinstance(failures, dict):
-            return None  # a service without Cascade's /counters: assume the worst
-        return sum(int(failures.get(f"{callee}:{kind}", 0)) for kind in ("timeout", "cancelled"))
-
-    def _nothing_abandoned(self, fault: Any) -> bool:
-        """True if the caller gave up on no call across the edge since `fault` was injected.
-
-        The drain before removing a delaying toxic is only for Toxiproxy #558: a toxic still
-        holding data for a connection its caller has closed cannot be removed. When the caller's
-        /counters show no timeout or cancelled call to the callee since the injection, every
-        delayed chunk has a live reader and the toxic can go at once.
-        """
-        before = self._abandoned_at_inject.pop(id(fault), None)
-        return before is not None and self._abandoned(fault) == before
-
     # -- judging ---------------------------------------------------------------------
 
     def _targets(self) -> tuple[set[str], set[str]]:
@@ -295,14 +233,12 @@ class Trial:
         edges, services = self._targets()
         contracts = {n: contract_for(n, topo, edges=edges, services=services) for n in topo.journeys}
         seen = run_journeys(self.mesh, grace_s=GRACE_S)
-        self._quiet_since = time.monotonic()
         results = {n: check(o, contracts[n]) for n, o in seen.items()}
         # Eight journeys at once on two cores can push a healthy call past a tight timeout: the
         # observer's doing, not the fault's. Run alone, only the fault shows.
         for n in sorted(n for n, r in results.items() if not r.ok):
             again = run_journey(self.mesh, n, grace_s=GRACE_S)
             second = check(again, contracts[n])
-            self._quiet_since = time.monotonic()
             if second.ok:
                 seen[n], results[n] = again, second
         return self._record("contracts", {n: o.verdict for n, o in seen.items()},
