@@ -226,20 +226,22 @@ class Chaos(ChaosAssertions):
         self.mesh.dirty = True  # the next reset waits for the mesh to settle
         if self.observe and not self.timeline:
             self._snapshot_counters()
+        # Counted before the fault is in place: nothing can have been given up on through it yet,
+        # and the caller answers at its usual speed.
+        abandoned = self._abandoned(fault) if drain_s(fault) else None
         try:
             undo = apply_fault(self.mesh, fault)
         except BaseException as exc:
             self._event("apply_failed", fault, str(exc))
             raise
-        active = _Active(fault, undo)
+        active = _Active(fault, undo, abandoned)
         with self._lock:
             for other in self._active:  # a delaying toxic whose connections this fault closes may hold their data
                 if _closes_connections(fault, other.fault.target):
                     other.abandoned = None
-            cut = any(_closes_connections(a.fault, fault.target) for a in self._active)
+            if any(_closes_connections(a.fault, fault.target) for a in self._active):
+                active.abandoned = None
             self._active.append(active)
-        if drain_s(fault) and not cut:
-            active.abandoned = self._abandoned(fault)
         self._event("applied", fault)
         return active
 

@@ -404,17 +404,21 @@ def parse_fault(text: str) -> Any:
 
 DRAIN_MARGIN_S = 0.1
 IN_FLIGHT_BYTES = 4_096  # how much a slicer may still be trickling out: a few responses of the journeys' size
-TOXIPROXY_CHUNK_BYTES = 32 * 1024  # the most Toxiproxy reads at once: what a bandwidth toxic may be metering out
+BANDWIDTH_PIECE_S = 0.1  # a bandwidth toxic sends something every 100 ms while it holds data
 
 
 def drain_s(fault: Any) -> float:
-    """How long data held back by `fault` may still be in flight after the last request through it.
+    """How long after the last request through `fault` its toxic may still be pushing held data out.
 
-    Toxiproxy 2.12 can deadlock removing a toxic that still holds data for a connection its
-    caller has closed (the API call never returns and every later one waits behind it;
-    Shopify/toxiproxy#558): seen here with 1.5 s of latency on an edge whose caller had given up,
-    with a slicer on a Redis edge, and with 800 kbps of bandwidth on an edge whose caller timed
-    out on an image. Removing it only after this much quiet avoids it.
+    Toxiproxy 2.12 can hang for good removing a toxic (the API call never returns and every
+    later one waits behind it; Shopify/toxiproxy#558): when a caller closes its connection, the
+    link's writer dies at the next chunk the toxic pushes, and a removal that starts in between
+    waits on a toxic blocked sending to that dead writer. Seen here with 1.5 s of latency on an
+    edge whose caller had given up, a slicer on a Redis edge, and 800 kbps of bandwidth on an
+    edge whose caller timed out on an image. Once the toxic has pushed out what it held (the
+    writer is gone and its link forgotten, or the data was delivered), removal is safe: that is
+    the delay, the slicer's trickle of a few responses, or two of the bandwidth toxic's 100 ms
+    pieces, plus a margin.
     """
     if fault.kind == "latency":
         return (fault.ms + fault.jitter_ms) / 1000 + DRAIN_MARGIN_S
@@ -423,5 +427,5 @@ def drain_s(fault: Any) -> float:
     if fault.kind == "slicer" and fault.delay_us:
         return IN_FLIGHT_BYTES / fault.avg_bytes * fault.delay_us / 1e6 + DRAIN_MARGIN_S
     if fault.kind == "bandwidth":
-        return TOXIPROXY_CHUNK_BYTES / (fault.kbps * 1000 / 8) + DRAIN_MARGIN_S
+        return 2 * BANDWIDTH_PIECE_S + DRAIN_MARGIN_S
     return 0.0

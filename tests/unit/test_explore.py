@@ -13,7 +13,7 @@ from harness.journal import Journal, scenario_text
 from harness.strategies import EDGE_FAULT_KINDS
 from harness.sweep import Case, pairs_to_run, representatives, unfaulted_edges
 from harness.topology import Topology
-from harness.faults import DRAIN_MARGIN_S, TOXIPROXY_CHUNK_BYTES, drain_s
+from harness.faults import BANDWIDTH_PIECE_S, DRAIN_MARGIN_S, drain_s
 from harness.trial import Check, Step, fault_line
 
 TOPO = Topology.from_dict({
@@ -116,5 +116,6 @@ def test_reverting_waits_for_data_a_delaying_fault_still_holds():
     assert drain_s(Latency("a->b", ms=500, jitter_ms=100)) == pytest.approx(0.6 + DRAIN_MARGIN_S)
     assert drain_s(SlowClose("a->b", ms=300)) == pytest.approx(0.3 + DRAIN_MARGIN_S)
     assert drain_s(Slicer("a->b", avg_bytes=16, delay_us=1_000)) == pytest.approx(0.256 + DRAIN_MARGIN_S)
-    assert drain_s(Bandwidth("a->b", kbps=800)) == pytest.approx(TOXIPROXY_CHUNK_BYTES / 100_000 + DRAIN_MARGIN_S)
+    assert drain_s(Bandwidth("a->b", kbps=8)) == drain_s(Bandwidth("a->b", kbps=800)) == pytest.approx(
+        2 * BANDWIDTH_PIECE_S + DRAIN_MARGIN_S)
     assert drain_s(Down("a->b")) == drain_s(Kill("db")) == drain_s(Slicer("a->b", avg_bytes=1)) == 0.0
