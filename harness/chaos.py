@@ -267,7 +267,6 @@ class Chaos(ChaosAssertions):
                 + ". The mesh is NOT at its baseline; the next test's reset (or `cascade down`) will try again."
             )
 
-
     # -- draining a delaying toxic before it is removed -------------------------------
 
     def _abandoned(self, fault: Any) -> int | None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from .chaos import Chaos
 from .contracts import check, contract_for
 from .errors import InvalidFault, MeshError
-from .faults import fault_from_spec, parse_fault
+from .faults import apply_patch, fault_from_spec, parse_fault
 from .observe import run_journey, run_journeys, wait_for_recovery
 from .strategies import fault_key
 
@@ -55,8 +55,6 @@ def explore_config(mesh: Mesh) -> Iterator[int | None]:
     if not patch:
         yield None
         return
-    from .faults import apply_patch
-
     client = mesh.config()
     before = client.current()
     if not isinstance(before.document, dict):
