@@ -92,7 +92,7 @@ def _kill(mesh: Mesh, service: str) -> Undo:
         raise VerificationFailed(f"{service} is still running after SIGKILL")
 
     def undo() -> None:
-        rt.restart(service)
+        rt.restart(service, ready=False)  # whether it gets healthy again is for the recovery check to judge
         if not rt.is_running(service):
             raise VerificationFailed(f"{service} did not come back after the Kill fault ended")
 
@@ -129,7 +129,7 @@ def _eventually(condition: Callable[[], bool], timeout_s: float = STATE_WAIT_S) 
 
 
 def _restart(mesh: Mesh, service: str) -> Undo:
-    mesh.runtime.restart(service)
+    mesh.runtime.restart(service, ready=False)  # answering; what it serves while starting is the fault's effect
 
     def undo() -> None:
         if not mesh.runtime.is_running(service):

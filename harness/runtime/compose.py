@@ -48,7 +48,7 @@ from .compose_plan import (
     compose_command,
     proxy_specs,
 )
-from .health import health_error, restart_unhealthy, wait_until_healthy
+from .health import answer_error, health_error, restart_unhealthy, wait_until_healthy
 
 __all__ = ["ComposeRuntime", "cascade_projects", "reap_compose_project"]
 
@@ -339,8 +339,12 @@ class ComposeRuntime:
     def resume(self, service: str) -> None:
         self.container(service).unpause()
 
-    def restart(self, service: str) -> None:
-        """Restart the container (start it if it is down), read its new published port, wait until healthy."""
+    def restart(self, service: str, *, ready: bool = True) -> None:
+        """Restart the container (start it if it is down), read its new published port; wait until healthy, or answering.
+
+        ready=False (a process fault) waits only until an HTTP service answers its health check
+        at all, as the local runtime does; a TCP service is still judged by its health check.
+        """
         c = self.container(service)
         if self.is_paused(service):
             c.unpause()
@@ -351,7 +355,12 @@ class ComposeRuntime:
         with self._lock:
             self._killed.discard(service)
         self._read_ports()
-        self.wait_healthy(service)
+        svc = self.topology.service(service)
+        if ready or not svc.http:
+            self.wait_healthy(service)
+        else:
+            self._wait(service, lambda: answer_error(svc, *self.address(service)),
+                       max(svc.start_timeout_s, MIN_START_TIMEOUT_S), state="answered")
 
     def heal_processes(self) -> list[str]:
         """Resume paused and restart dead services; return what was done (for reset)."""
@@ -391,7 +400,7 @@ class ComposeRuntime:
             return "" if health.get("Status") == "healthy" else f"Docker health is {health.get('Status')}"
         return tcp_open(*self.address(service))
 
-    def _wait(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
+    def _wait(self, name: str, check: Callable[[], str], timeout_s: float, state: str = "became healthy") -> None:
         next_state = [0.0]
 
         def died() -> None:
@@ -408,7 +417,7 @@ class ComposeRuntime:
                     f"{name} exited with code {state.get('ExitCode', '?')} while starting "
                     f"({state.get('Error') or 'no engine error'})" + self._evidence(name))
 
-        wait_until_healthy(name, check, timeout_s=timeout_s, died=died, interval_s=0.05,
+        wait_until_healthy(name, check, timeout_s=timeout_s, died=died, interval_s=0.05, state=state,
                            where=f"{HOST}:{self.ports.get(name, '?')}", evidence=lambda: self._evidence(name))
 
     def _evidence(self, name: str) -> str:

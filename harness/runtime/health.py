@@ -11,7 +11,7 @@ from ..errors import MeshNotReady
 from ..probe import http_request, tcp_open
 from ..topology import Service
 
-__all__ = ["health_error", "restart_unhealthy", "wait_until_healthy"]
+__all__ = ["answer_error", "health_error", "restart_unhealthy", "wait_until_healthy"]
 
 
 def health_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> str:
@@ -21,6 +21,14 @@ def health_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> 
         if r.status == 200:
             return ""
         return r.error or f"HTTP {r.status} from {svc.health}: {r.body[:200].decode(errors='replace')}"
+    return tcp_open(host, port, timeout_s)
+
+
+def answer_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> str:
+    """'' if `svc` answers its health check at all now (any HTTP status: up, maybe still starting), else why not."""
+    if svc.http:
+        r = http_request(host, port, "GET", svc.health, timeout_s=timeout_s)
+        return "" if r.status is not None else r.error or "no answer"
     return tcp_open(host, port, timeout_s)
 
 
@@ -53,6 +61,7 @@ def wait_until_healthy(
     evidence: Callable[[], str],
     died: Callable[[], None] = lambda: None,
     interval_s: float = 0.02,
+    state: str = "became healthy",
 ) -> None:
     """Retry `check` ('' means healthy) until it passes; `died` raises MeshNotReady at once if the service exited."""
     last = ["not checked yet"]
@@ -71,5 +80,5 @@ def wait_until_healthy(
                 attempt()
     except RetryError:
         raise MeshNotReady(
-            f"{name} never became healthy in {timeout_s:.1f} s; last check: {last[0]} on {where}" + evidence()
+            f"{name} never {state} in {timeout_s:.1f} s; last check: {last[0]} on {where}" + evidence()
         ) from None

@@ -34,7 +34,7 @@ from ..provision import ToxiproxyBinary, find_toxiproxy
 from ..runstate import RunRecord, kill_group, reap_leftovers
 from ..topology import Service, Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
-from .health import health_error, restart_unhealthy, wait_until_healthy
+from .health import answer_error, health_error, restart_unhealthy, wait_until_healthy
 
 __all__ = ["LocalRuntime"]
 
@@ -226,14 +226,24 @@ class LocalRuntime:
         self._signal(p, signal.SIGCONT)
         p.paused = False
 
-    def restart(self, service: str) -> None:
-        """Stop `service` if it runs, start it again on the same port and wait until healthy."""
+    def restart(self, service: str, *, ready: bool = True) -> None:
+        """Stop `service` if it runs, start it again on the same port; wait until healthy, or (ready=False) answering.
+
+        A process fault waits only for an answer: with another fault active, a service may be
+        unable to finish starting (its start-up needs the faulted dependency), and that is the
+        mesh's behaviour to judge, not a harness error.
+        """
         p = self._procs[service]
         if self.is_running(service):
             self.kill(service)
         self._spawn(p)
         p.killed_by_fault = False
-        self.wait_healthy(service)
+        if ready:
+            self.wait_healthy(service)
+        else:
+            svc = self.topology.service(service)
+            self._wait_healthy(service, lambda: answer_error(svc, *self.address(service)), svc.start_timeout_s,
+                               state="answered")
 
     def heal_processes(self) -> list[str]:
         """Resume paused and restart dead services; return what was done (for reset)."""
@@ -309,7 +319,7 @@ class LocalRuntime:
         """'' if the service passes its health check now, else what went wrong."""
         return health_error(self.topology.service(service), *self.address(service))
 
-    def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float) -> None:
+    def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float, state: str = "became healthy") -> None:
         p = self._procs[name]
 
         def died() -> None:
@@ -318,7 +328,7 @@ class LocalRuntime:
                     f"{name} exited with code {p.popen.returncode} while starting; its log: {p.log}" + _tail(p.log)
                 )
 
-        wait_until_healthy(name, check, timeout_s=timeout_s, died=died,
+        wait_until_healthy(name, check, timeout_s=timeout_s, died=died, state=state,
                            where=f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}",
                            evidence=lambda: f"; its log: {p.log}" + _tail(p.log))
 
