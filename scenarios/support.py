@@ -62,8 +62,8 @@ def wait_for_config(mesh: Mesh, version: int | None = None, *, before: dict[str,
     """Block until every consumer has applied or rejected `version` (default: the current one); their counters.
 
     A rejection counts only if it is new since `before` (counters taken before the push): a
-    restarted config service starts again at version 1, and the services remember the
-    numbers they rejected earlier, so the same number can already be on their list. With
+    consumer keeps every number it ever rejected, and a config service started without a
+    data dir begins again at version 1, so the same number can already be on its list. With
     `applied=True`, only running `version` counts (for a version known to be good).
     """
     __tracebackhide__ = True

@@ -62,10 +62,14 @@ def test_links_keep_redirecting_while_the_gateway_is_killed(mesh, chaos):
 
 
 def test_killing_the_config_service_changes_nothing_for_users_and_its_restart_still_cannot_hand_out_a_broken_config(mesh, chaos):
-    """With the config service killed every journey stays full; restarted (at version 1), it still cannot get a malformed push accepted."""
+    """With the config service killed every journey stays full; restarted, it serves the version it had and still cannot get a malformed push accepted."""
+    served = mesh.config().current()
+    acked = mesh.config().push(served.raw, note="acknowledged before the kill")  # the same document, a new version
+    wait_for_config(mesh, acked, applied=True)
     with chaos.inject(Kill("config")):
         without_config = {n: mesh.journey(n) for n in sorted(mesh.topology.journeys)}
-    kept = mesh.config().current().version  # the restarted service starts again at its in-memory version 1
+    kept = mesh.config().current().version
+    assert (kept, mesh.config().current().raw) == (acked, served.raw), "the restart lost an acknowledged push"
     restarted = wait_for_config(mesh, kept, applied=True)
     with chaos.inject(BadConfig(raw=presets.malformed(mesh.config().current().document), name="malformed")):
         pushed = mesh.config().current().version

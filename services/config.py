@@ -10,17 +10,24 @@ Protocol (what the harness's config-push client speaks):
     GET  /config/history    -> 200 [{"version", "note", "at", "sha256", "bytes"}, ...]
 
 Validation is the consumers' job, as in the real systems: that is what makes a bad push
-meaningful. State is in memory: a restart of this service resets it to version 1 (the default).
+meaningful. Every version is appended to $CASCADE_DATA_DIR/config-versions.jsonl and fsynced
+before the push is acknowledged, and read back at start: a killed and restarted config service
+serves the version it served before, never an older one (an acknowledged push is never lost).
+Without CASCADE_DATA_DIR the versions live in memory only and a restart is back at version 1.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from services.common.runtime import Runtime, main
@@ -29,6 +36,8 @@ from services.common.web import json_response
 __all__ = ["ConfigStore", "StoredVersion", "build"]
 
 MAX_BYTES = 1 << 20
+STORE_FILE = "config-versions.jsonl"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,50 @@ class StoredVersion:
 
 
 class ConfigStore:
-    """The ordered versions; the last one is current."""
+    """The ordered versions; the last one is current. With `path`, each is on disk before `put` returns."""
 
-    def __init__(self, initial: bytes, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, initial: bytes, *, path: Path | None = None, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self.versions: list[StoredVersion] = []
-        self.put(initial, "initial default")
+        self.path = path
+        self.versions: list[StoredVersion] = self._load() if path is not None else []
+        if not self.versions:
+            self.put(initial, "initial default")
+
+    def _load(self) -> list[StoredVersion]:
+        """The versions in the store file; a torn last line (killed mid-append, never acknowledged) is cut off."""
+        assert self.path is not None
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        versions: list[StoredVersion] = []
+        good = 0
+        for line in data.splitlines(keepends=True):
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("no newline")
+                d = json.loads(line)
+                v = StoredVersion(int(d["version"]), base64.b64decode(d["raw"]), d["note"], d["at"], d["sha256"])
+                if v.version != len(versions) + 1 or hashlib.sha256(v.raw).hexdigest() != v.sha256:
+                    raise ValueError("out of order or corrupt")
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("config store %s: dropping everything after version %d (%s)", self.path,
+                            len(versions), exc)
+                with open(self.path, "r+b") as f:
+                    f.truncate(good)
+                break
+            versions.append(v)
+            good += len(line)
+        return versions
+
+    def _append(self, v: StoredVersion) -> None:
+        assert self.path is not None
+        line = json.dumps({"version": v.version, "raw": base64.b64encode(v.raw).decode(), "note": v.note,
+                           "at": v.at, "sha256": v.sha256}) + "\n"
+        with open(self.path, "ab") as f:
+            f.write(line.encode())
+            f.flush()
+            os.fsync(f.fileno())
 
     @property
     def current(self) -> StoredVersion:
@@ -75,6 +122,8 @@ class ConfigStore:
     def put(self, raw: bytes, note: str) -> StoredVersion:
         at = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds")
         v = StoredVersion(len(self.versions) + 1, raw, note, at, hashlib.sha256(raw).hexdigest())
+        if self.path is not None:
+            self._append(v)  # on disk before anyone is told the version exists
         self.versions.append(v)
         return v
 
@@ -91,7 +140,7 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
     from starlette.routing import Route
 
     rt = Runtime("config", (), environ=environ, consumes_config=False, needs_token=True)
-    store = ConfigStore(_default_raw())
+    store = ConfigStore(_default_raw(), path=_store_path(rt.env.data_dir))
     rt.version_override = lambda: store.current.version
     token = rt.env.config_token.encode()
 
@@ -143,6 +192,15 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
         Route("/config/rollback", rollback, methods=["POST"]),
         Route("/config/history", history, methods=["GET"]),
     ])
+
+
+def _store_path(data_dir: str) -> Path | None:
+    if not data_dir:
+        log.warning("CASCADE_DATA_DIR is not set: config versions live in memory and a restart loses them")
+        return None
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / STORE_FILE
 
 
 def _default_raw() -> bytes:

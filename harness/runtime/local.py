@@ -284,6 +284,7 @@ class LocalRuntime:
             svc.port_env: str(port),
             "CASCADE_SERVICE": svc.name,
             "CASCADE_CONFIG_TOKEN": self.secret,
+            "CASCADE_DATA_DIR": str(data),  # survives a Kill of the service, like a volume
             "PYTHONUNBUFFERED": "1",
         })
         for edge in topo.edges_from(svc.name):

@@ -21,6 +21,7 @@ class ServiceEnv:
     knobs: Knobs
     deps: Mapping[str, str] = field(default_factory=dict)
     config_token: str = field(default="", repr=False)  # never printed
+    data_dir: str = ""  # CASCADE_DATA_DIR: where state that must survive a restart lives (a volume); "" = none
 
 
 def load_env(environ: Mapping[str, str], name: str, deps: tuple[str, ...] = (), *,
@@ -40,4 +41,5 @@ def load_env(environ: Mapping[str, str], name: str, deps: tuple[str, ...] = (), 
     if needs_token and not token:
         raise StartupError(f"{name}: CASCADE_CONFIG_TOKEN is not set; config pushes could not be authorised")
     service = environ.get("CASCADE_SERVICE") or name
-    return ServiceEnv(service, host, int(raw_port), knobs_from_env(environ), urls, token)
+    return ServiceEnv(service, host, int(raw_port), knobs_from_env(environ), urls, token,
+                      environ.get("CASCADE_DATA_DIR", ""))

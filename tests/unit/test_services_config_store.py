@@ -128,3 +128,42 @@ def test_error_passthrough_forwards_bodies_and_tracebacks():
         r = c.get("/failing")
         assert (r.status_code, r.content) == (503, b"internal detail")
         assert "Traceback (most recent call last)" in c.get("/buggy").text
+
+
+# -- the store on disk: a restart serves what was acknowledged before it ----------------------
+
+
+def _built(data_dir) -> TestClient:
+    return TestClient(config_service.build({"PORT": "4000", "CASCADE_CONFIG_TOKEN": TOKEN,
+                                            "CASCADE_DATA_DIR": str(data_dir)})[1])
+
+
+def test_a_restarted_config_service_serves_every_version_it_acknowledged(tmp_path):
+    with _built(tmp_path) as first:
+        assert first.put("/config", content=b'{"a": 1}', headers={**AUTH, "x-config-note": "one"}).json() == {"version": 2}
+        assert first.put("/config", content=b"\xff not json", headers=AUTH).json() == {"version": 3}
+        assert first.post("/config/rollback", json={"to_version": 2}, headers=AUTH).json() == {"version": 4}
+        before = first.get("/config/history").json()
+    with _built(tmp_path) as second:  # a new process on the same data dir, as after a Kill
+        assert second.get("/config/history").json() == before
+        assert second.get("/config").json() == {"version": 4, "document": {"a": 1}, "raw": '{"a": 1}'}
+        assert second.post("/config/rollback", json={"to_version": 3}, headers=AUTH).json() == {"version": 5}
+        assert second.get("/config").json()["raw"] == "\ufffd not json"
+
+
+def test_a_push_torn_by_a_kill_is_dropped_and_the_store_goes_on_after_the_last_whole_version(tmp_path):
+    with _built(tmp_path) as first:
+        first.put("/config", content=b'{"a": 1}', headers=AUTH)
+    store = tmp_path / config_service.STORE_FILE
+    whole = store.read_bytes()
+    store.write_bytes(whole + b'{"version": 3, "raw": "eyJi')  # killed in the middle of an append
+    with _built(tmp_path) as second:
+        assert second.get("/config").json()["version"] == 2
+        assert second.put("/config", content=b'{"b": 2}', headers=AUTH).json() == {"version": 3}
+    assert store.read_bytes().startswith(whole) and store.read_bytes().count(b"\n") == 3
+
+
+def test_without_a_data_dir_a_restart_is_back_at_version_one(client):
+    assert client.put("/config", content=b"{}", headers=AUTH).json() == {"version": 2}
+    with TestClient(config_service.build({"PORT": "4000", "CASCADE_CONFIG_TOKEN": TOKEN})[1]) as again:
+        assert again.get("/config").json()["version"] == 1
