@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .blast import BlastRadius, Cascade, blast_radius, find_cascades
-from .contracts import ContractResult, check, contract_for
+from .contracts import ContractResult, check, contract_for, frozen_by
 from .evidence import EvidenceRow, evidence_rows, render_failure
 from .observe import Recovery, find_lost_writes, wait_for_recovery
 from .verdicts import Observation
@@ -51,8 +51,9 @@ class ChaosAssertions:
 
     def contract_results(self) -> dict[str, ContractResult]:
         radius = self.radius()
+        frozen = frozen_by(ev.value for ev in getattr(self, "timeline", []) if ev.action == "applied")
         return {
-            n: check(obs, contract_for(n, self.mesh.topology, radius=radius))
+            n: check(obs, contract_for(n, self.mesh.topology, radius=radius, frozen=frozen))
             for n, obs in sorted(self.during.items())
         }
 

@@ -10,6 +10,8 @@ Rules, for one journey J and a set of faults:
     |                                           | if declared), else {full, degraded,         |
     |                                           | failed_fast}                                |
     | J's entry service S is faulted            | J.contracts[S], else the same default       |
+    | J's entry service S is paused (frozen)    | hung as well: nothing in the mesh can answer|
+    |                                           | J's client, in any mode (see `frozen_by`)   |
     | several of the above                      | the union of their sets                     |
     | always                                    | minus {hung, wrong}: never acceptable       |
 
@@ -23,7 +25,7 @@ e.g. the code-467 JSON on a 403) breaks the contract unless `Contract.allow_leak
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection
+from typing import Any, Collection, Iterable
 
 from .blast import BlastRadius, blast_radius
 from .errors import UsageError
@@ -38,6 +40,7 @@ __all__ = [
     "acceptable",
     "check",
     "contract_for",
+    "frozen_by",
 ]
 
 DEFAULT_TOUCHED = frozenset({"full", "degraded", "failed_fast"})
@@ -53,6 +56,7 @@ class Contract:
     allow_leaks: bool = False
     touched_by: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
+    frozen_entry: str = ""  # J's entry service, when a Pause froze it: J may hang (only then)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdicts", _verdicts(self.verdicts, f"Contract({self.journey!r}).verdicts"))
@@ -96,8 +100,12 @@ def contract_for(
     services: Collection[str] = (),
     allow_leaks: bool = False,
     radius: BlastRadius | None = None,
+    frozen: Collection[str] = (),
 ) -> Contract:
-    """The contract of `journey` while `edges` and `services` are faulted (rules in the module docstring)."""
+    """The contract of `journey` while `edges` and `services` are faulted (rules in the module docstring).
+
+    `frozen`: the services paused meanwhile (`frozen_by(faults)`).
+    """
     j = topology.journey(journey) if isinstance(journey, str) else journey
     allow_leaks = allow_leaks or j.allow_leaks
     # Callers judging many journeys under one injection pass its radius once; then edges and
@@ -119,7 +127,19 @@ def contract_for(
         else:
             parts.extend(j.contracts.get(o, DEFAULT_TOUCHED) if "->" not in o else DEFAULT_TOUCHED for o in origins)
     verdicts = frozenset().union(*parts) - NEVER_ACCEPTABLE
-    return Contract(j.name, verdicts, allow_leaks, touched_by=tuple(sorted(touched)), faults=radius.targets)
+    return Contract(j.name, verdicts, allow_leaks, touched_by=tuple(sorted(touched)), faults=radius.targets,
+                    frozen_entry=j.service if j.service in frozen else "")
+
+
+def frozen_by(faults: Iterable[Any]) -> frozenset[str]:
+    """The services `faults` freeze (Pause): a journey entering at one cannot be answered by anyone.
+
+    A journey's client talks to its entry service directly, with no proxy or load balancer in
+    between that could answer for it, so while that process is stopped the client waits: hung,
+    whatever the mesh's resilience. Every other journey through the frozen service is judged as
+    usual (its callers must time out and degrade).
+    """
+    return frozenset(f.target for f in faults if getattr(f, "kind", None) == "pause")
 
 
 def acceptable(
@@ -147,7 +167,10 @@ def check(
     )
     leaks_ok = contract.allow_leaks if allow_leaks is None else allow_leaks
     name, verdict = observation.journey, observation.verdict
-    if verdict not in contract.verdicts:
+    if verdict == "hung" and contract.frozen_entry:
+        ok = True
+        message = f"{name}: hung, as it must: its entry service {contract.frozen_entry} is frozen (paused)"
+    elif verdict not in contract.verdicts:
         ok = False
         message = (
             f"{name}: {verdict} ({observation.reason}), wanted {contract.wanted} {contract.context}"

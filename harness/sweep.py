@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .blast import blast_radius
 from .chaos import Chaos
-from .contracts import check, contract_for
+from .contracts import check, contract_for, frozen_by
 from .faults import Bandwidth, Down, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout
 from .observe import wait_for_recovery
 from .strategies import EDGE_FAULT_KINDS, horizon_ms
@@ -96,7 +96,7 @@ def run_case(mesh: Mesh, faults: Sequence[Any], *, recovery_s: float = RECOVERY_
         with chaos.inject(*faults):
             seen = chaos.sweep()
             radius = chaos.radius()
-            contracts = {n: contract_for(n, topo, radius=radius) for n in topo.journeys}
+            contracts = {n: contract_for(n, topo, radius=radius, frozen=frozen_by(faults)) for n in topo.journeys}
             # Eight journeys at once on two cores can break a tight timeout by themselves: confirm alone.
             for n in sorted(n for n, o in seen.items() if not check(o, contracts[n]).ok):
                 again = mesh.journey(n)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .chaos import Chaos
-from .contracts import check, contract_for
+from .contracts import check, contract_for, frozen_by
 from .errors import InvalidFault, MeshError
 from .faults import apply_patch, fault_from_spec, parse_fault
 from .observe import run_journey, run_journeys, wait_for_recovery
@@ -229,7 +229,8 @@ class Trial:
         """Every journey at once; a broken contract counts only if it holds again when run alone."""
         topo = self.mesh.topology
         edges, services = self._targets()
-        contracts = {n: contract_for(n, topo, edges=edges, services=services) for n in topo.journeys}
+        frozen = frozen_by(self.active)
+        contracts = {n: contract_for(n, topo, edges=edges, services=services, frozen=frozen) for n in topo.journeys}
         seen = run_journeys(self.mesh, grace_s=GRACE_S)
         results = {n: check(o, contracts[n]) for n, o in seen.items()}
         # Eight journeys at once on two cores can push a healthy call past a tight timeout: the

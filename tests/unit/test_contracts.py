@@ -3,7 +3,8 @@
 import pytest
 
 from harness import contracts
-from harness.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, contract_for
+from harness.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, contract_for, frozen_by
+from harness.faults import Kill, Latency, Pause
 from harness.errors import InvalidFault, InvalidTopology, UsageError
 from harness.topology import Topology
 from harness.verdicts import Observation
@@ -119,6 +120,20 @@ def test_an_unacceptable_verdict_fails_with_reason_and_context():
 @pytest.mark.parametrize("verdict", ["hung", "wrong"])
 def test_hung_and_wrong_never_pass(verdict):
     assert not check(obs("login", verdict), contract_for("login", TOY, edges=["gateway->auth"])).ok
+
+
+def test_a_journey_whose_entry_service_is_paused_may_hang_and_only_that_journey():
+    frozen = frozen_by([Pause("media"), Latency("gateway->timeline", ms=100)])
+    assert frozen == {"media"}
+    image = check(obs("image", "hung"), contract_for("image", TOY, services=["media"], frozen=frozen))
+    assert image.ok and image.message == "image: hung, as it must: its entry service media is frozen (paused)"
+    # home only passes through media: its callers must time out and degrade, never hang
+    assert not check(obs("home", "hung"), contract_for("home", TOY, services=["media"], frozen=frozen)).ok
+    # a killed entry service refuses connections: that is failed_fast, never a hang
+    assert not check(obs("image", "hung"), contract_for("image", TOY, services=["media"],
+                                                      frozen=frozen_by([Kill("media")]))).ok
+    # a frozen entry service allows hung in addition to its contract, and nothing else
+    assert not check(obs("image", "degraded"), contract_for("image", TOY, services=["media"], frozen=frozen)).ok
 
 
 def test_a_leaked_error_body_breaks_the_contract_unless_allowed():
