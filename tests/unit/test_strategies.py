@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
 
 from harness.config_faults import apply_patch
 from harness.errors import UsageError
@@ -14,6 +16,7 @@ from harness.faults import fault_from_spec, parse_fault
 from harness.strategies import (
     BAD_CONFIG_KINDS,
     EDGE_FAULT_KINDS,
+    FAULT_FAMILY_WEIGHTS,
     PROCESS_FAULT_KINDS,
     bad_configs,
     config_leaves,
@@ -65,6 +68,34 @@ def test_every_fault_kind_can_be_generated(kind):
     found = find(faults(BUNDLED, config_document=DEFAULT_DOCUMENT), lambda f: f.kind == kind,
                  settings=settings(max_examples=2_000, database=None))
     assert found.kind == kind
+
+
+def _family(fault) -> str:
+    return "config" if fault.kind == "bad_config" else "process" if fault.kind in PROCESS_FAULT_KINDS else "network"
+
+
+@pytest.mark.parametrize(("kwargs", "families"), [
+    ({"config_document": DEFAULT_DOCUMENT}, {"network", "process", "config"}),
+    ({}, {"network", "process"}),
+    ({"process": False, "config_document": DEFAULT_DOCUMENT}, {"network", "config"}),
+])  # fmt: skip
+def test_each_fault_family_is_drawn_about_as_often_as_its_weight(kwargs, families):
+    # Drawn the way a stateful example draws its rules' faults: many from one strategy in one run.
+    # (A plain one_of drew a process fault once in ~130 and a bad config as rarely.)
+    strategy, counts = faults(BUNDLED, **kwargs), Counter()
+
+    @settings(max_examples=60, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def draw(data):
+        for _ in range(20):
+            counts[_family(data.draw(strategy))] += 1
+
+    draw()
+    total, weights = sum(counts.values()), sum(FAULT_FAMILY_WEIGHTS[f] for f in families)
+    assert set(counts) == families
+    for family in families:
+        expected = FAULT_FAMILY_WEIGHTS[family] / weights
+        assert abs(counts[family] / total - expected) < 0.15, (family, counts)
 
 
 @pytest.mark.parametrize("edge", sorted(BUNDLED.edges))
