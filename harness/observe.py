@@ -45,17 +45,20 @@ HUNG_GRACE_MAX_S = 2.0
 
 
 def run_journey(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic, origin_s: float = 0.0,
-                grace_s: float | None = None) -> Observation:
+                grace_s: float | None = None, wait_s: float | None = None) -> Observation:
     """Send a journey's entry request once and classify the answer."""
-    return run_journey_with_body(mesh, name, clock=clock, origin_s=origin_s, grace_s=grace_s)[0]
+    return run_journey_with_body(mesh, name, clock=clock, origin_s=origin_s, grace_s=grace_s, wait_s=wait_s)[0]
 
 
 def run_journey_with_body(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic,
-                          origin_s: float = 0.0, grace_s: float | None = None) -> tuple[Observation, bytes]:
+                          origin_s: float = 0.0, grace_s: float | None = None,
+                          wait_s: float | None = None) -> tuple[Observation, bytes]:
     """Like `run_journey`, also returning the whole response body.
 
     `grace_s` is how long past its budget the answer is awaited (default: HUNG_GRACE of the
     budget, at most HUNG_GRACE_MAX_S); an explorer that only needs the verdict passes less.
+    `wait_s` replaces budget and grace: only for an answer known not to come (a frozen entry
+    service), which then reads hung after `wait_s`.
     """
     j = mesh.topology.journey(name)
     host, port = mesh.address(j.service)
@@ -63,7 +66,7 @@ def run_journey_with_body(mesh: Mesh, name: str, *, clock: Callable[[], float] =
     grace = min(HUNG_GRACE_MAX_S, budget_s * HUNG_GRACE) if grace_s is None else grace_s
     started = clock()
     r = http_request(host, port, j.method, j.path, headers=j.headers, json=j.json,
-                     timeout_s=budget_s + grace, clock=clock)
+                     timeout_s=budget_s + grace if wait_s is None else wait_s, clock=clock)
     obs = classify(j, mesh.topology, status=r.status, elapsed_ms=r.elapsed_ms, body=r.body, headers=r.headers,
                    error=r.error, at_s=started - origin_s, timed_out=r.timed_out)
     mesh.record(obs, r.body)

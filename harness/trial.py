@@ -20,6 +20,7 @@ import contextlib
 import json
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
@@ -38,6 +39,8 @@ __all__ = ["Check", "RECOVERY_S", "Step", "Trial", "explore_config", "fault_line
 
 RECOVERY_S = 5.0  # how long after the last heal every journey may take to be back at its baseline verdict
 GRACE_S = 0.1  # how long past its budget a journey is awaited: enough to call it hung, no more
+RECOVERY_POLL_S = 0.02  # between two rounds of the recovery check: most of a recovery is waiting for a breaker
+FROZEN_WAIT_S = 0.15  # how long a journey whose entry service is paused is awaited (no answer can come)
 CONFIG_APPLY_S = 5.0  # how long every consumer may take to run a pushed version (they poll every 100 ms)
 
 
@@ -231,7 +234,12 @@ class Trial:
         edges, services = self._targets()
         frozen = frozen_by(self.active)
         contracts = {n: contract_for(n, topo, edges=edges, services=services, frozen=frozen) for n in topo.journeys}
-        seen = run_journeys(self.mesh, grace_s=GRACE_S)
+        # A stopped entry service cannot answer (Pause verified the stop): not worth its whole budget.
+        stuck = [n for n in topo.journeys if contracts[n].frozen_entry]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            frozen_seen = pool.submit(run_journeys, self.mesh, stuck, wait_s=FROZEN_WAIT_S)
+            seen = run_journeys(self.mesh, [n for n in topo.journeys if n not in stuck], grace_s=GRACE_S)
+            seen.update(frozen_seen.result())
         results = {n: check(o, contracts[n]) for n, o in seen.items()}
         # Eight journeys at once on two cores can push a healthy call past a tight timeout: the
         # observer's doing, not the fault's. Run alone, only the fault shows.
@@ -244,7 +252,7 @@ class Trial:
                             tuple(r.message for n, r in sorted(results.items()) if not r.ok))
 
     def _recover(self) -> Check:
-        rec = wait_for_recovery(self.mesh, self.baseline, within_s=self.recovery_s)
+        rec = wait_for_recovery(self.mesh, self.baseline, within_s=self.recovery_s, interval_s=RECOVERY_POLL_S)
         broken = () if rec.recovered else (
             f"not recovered within {self.recovery_s:.1f} s of the last heal: "
             + ", ".join(f"{n} {rec.last[n].verdict} ({rec.last[n].reason})" for n in rec.still_off),)
