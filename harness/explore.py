@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DATABASE_DIR", "ExploreResult", "Explorer", "Progress", "parse_budget"]
 
 DATABASE_DIR = Path(".cascade") / "hypothesis"
-BATCH = 5  # examples per Hypothesis run: the budget is checked between runs, so it overruns by one batch at most
+BATCH = 5  # examples per Hypothesis run, batch i seeded with seed + i
 MAX_STEPS = 4  # inject/heal steps per example: a cascade worth reporting needs few faults
 MAX_ACTIVE = 3
 _UNITS = {"s": 1, "m": 60, "h": 3600}
@@ -91,6 +91,10 @@ class _Abort(BaseException):
         self.error = error
 
 
+class _OutOfBudget(BaseException):
+    """The budget ran out between two examples, with no failure being shrunk: end the run there."""
+
+
 class Explorer:
     """Explores one started mesh for a time budget; `run()` returns what it found."""
 
@@ -125,6 +129,8 @@ class Explorer:
                     run_state_machine_as_test(hypothesis_seed(self.seed + batch)(machine), settings=self._settings())
                 except _Abort as abort:
                     raise abort.error from None
+                except _OutOfBudget:
+                    break
                 except Flaky:
                     flaky = True  # the shrunk example passed on its final replay: keep the last one that failed
                 except AssertionError:
@@ -145,6 +151,10 @@ class Explorer:
     # -- called by the state machine -----------------------------------------------------
 
     def begin(self) -> Trial:
+        # The budget is checked before each example, not only between batches: a batch can take
+        # seconds. A failure found is always shrunk to the end, whatever the budget says.
+        if self.failing == 0 and self.clock() - self.started >= self.budget_s:
+            raise _OutOfBudget
         self.examples += 1
         self._trial = self._guard(lambda: Trial(self.mesh))
         self._report()
