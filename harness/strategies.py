@@ -83,8 +83,16 @@ def horizon_ms(topology: Topology) -> int:
     return max((j.budget_ms for j in topology.journeys.values()), default=DEFAULT_HORIZON_MS)
 
 
-def fault_key(fault: Any) -> tuple[str, str]:
-    """What two faults must not share to be active at once: a toxic kind on one edge, or one service's process."""
+def fault_key(fault: Any, config_service: str | None = None) -> tuple[str, str]:
+    """What two faults must not share to be active at once: a toxic kind on one edge, or one service's process.
+
+    Given the topology's `config_service`, a bad config push takes that service's process key: a
+    push and the rollback that reverts it need the config service answering, so no push overlaps
+    a Kill, Pause or Restart of it, and no two pushes overlap (healed in the other order, the
+    first one's rollback would bring the second back).
+    """
+    if fault.kind == "bad_config" and config_service:
+        return ("process", config_service)
     return ("process", fault.target) if fault.category == "process" else (fault.kind, fault.target)
 
 
@@ -185,7 +193,8 @@ def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | Non
         length = draw(st.integers(1, steps - at))
         return Scheduled(fault, at=round(at * TIME_STEP_S, 3), for_=round(length * TIME_STEP_S, 3))
 
-    chosen = st.lists(faults(topology, process=process), min_size=1, max_size=max_faults, unique_by=fault_key)
+    chosen = st.lists(faults(topology, process=process), min_size=1, max_size=max_faults,
+                      unique_by=lambda f: fault_key(f, topology.config_service))
     return chosen.flatmap(lambda fs: st.tuples(*(placed(f) for f in fs)))
 
 

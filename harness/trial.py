@@ -183,8 +183,9 @@ class Trial:
         return tuple(b for c in self.checks for b in c.broken)
 
     def can_inject(self, fault: Any) -> bool:
-        """False if an active fault holds the same toxic kind on the edge, or the same service."""
-        return fault_key(fault) not in {fault_key(f) for f in self.active}
+        """False if an active fault holds the same toxic kind on the edge, or the same service (`fault_key`)."""
+        config = self.mesh.topology.config_service
+        return fault_key(fault, config) not in {fault_key(f, config) for f in self.active}
 
     def inject(self, fault: Any) -> Check:
         """Apply `fault` (verified) and judge every journey against its contract."""

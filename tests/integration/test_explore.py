@@ -139,3 +139,21 @@ def test_replay_emits_a_scenario_from_a_journal_without_starting_a_mesh(found, t
     r = _cascade("replay", str(found.journal_path), "--emit-scenario", str(target), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert target.read_text() == scenario_text(found.journal)
+
+
+def test_no_bad_config_push_while_the_config_service_is_killed(resilient):
+    """The push, and the rollback that reverts it, need the config service: the explorer never stacks them."""
+    from harness.faults import BadConfig, Kill
+
+    push = BadConfig(patch={"tiers.first_party": "oops"}, name="wrong_type tiers.first_party")
+    trial = Trial(resilient)
+    try:
+        assert trial.can_inject(push)
+        trial.inject(Kill("config"))
+        assert not trial.can_inject(push)
+        trial.heal(0)
+        assert trial.can_inject(push)
+        trial.inject(push)
+        assert not trial.can_inject(Kill("config"))
+    finally:
+        trial.abandon()

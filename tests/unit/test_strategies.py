@@ -110,12 +110,26 @@ def test_process_faults_name_services_and_partition_only_services_with_edges(fau
     assert not (fault.kind == "partition" and fault.target == "lonely")
 
 
+def test_a_bad_config_push_shares_the_config_services_key_and_no_other():
+    from harness.faults import BadConfig, Kill, Partition, Pause
+
+    push = BadConfig(patch={"tiers.first_party": "oops"}, name="wrong_type tiers.first_party")
+    other = BadConfig(raw="{", name="malformed")
+    config = BUNDLED.config_service
+    for process_fault in (Kill(config), Pause(config)):
+        assert fault_key(push, config) == fault_key(process_fault, config)
+    assert fault_key(push, config) == fault_key(other, config)  # two pushes never overlap either
+    assert fault_key(push, config) != fault_key(Kill("auth"), config)
+    assert fault_key(push, config) != fault_key(Partition(config), config)  # pushes do not cross a proxy
+    assert fault_key(push) != fault_key(Kill(config))  # without the topology's config service: no link
+
+
 @SLOW
 @given(schedules(BUNDLED, max_faults=3))
 def test_schedules_fit_the_horizon_and_never_stack_two_faults_of_one_key(plan):
     horizon_s = horizon_ms(BUNDLED) / 1000
     assert 1 <= len(plan) <= 3
-    assert len({fault_key(s.fault) for s in plan}) == len(plan)
+    assert len({fault_key(s.fault, BUNDLED.config_service) for s in plan}) == len(plan)
     for s in plan:
         s.fault.validate(BUNDLED)
         assert 0 <= s.at and 0 < s.for_ and s.at + s.for_ <= horizon_s + 1e-9
