@@ -102,12 +102,13 @@ class Explorer:
                  database_dir: Path = DATABASE_DIR, journal_dir: Path = JOURNAL_DIR, max_steps: int = MAX_STEPS,
                  process_faults: bool = True, config_faults: bool = True,
                  progress: Callable[[Progress], None] = lambda _p: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, stop: Callable[[], bool] = lambda: False) -> None:
         if budget_s <= 0 or max_steps < 1:
             raise UsageError(f"explore needs budget_s > 0 and max_steps >= 1, got {budget_s} and {max_steps}")
         self.mesh, self.budget_s, self.max_steps = mesh, budget_s, max_steps
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
         self.topology_path, self.journal_dir, self.progress, self.clock = topology_path, journal_dir, progress, clock
+        self.stop = stop  # asked before each example, like the budget: another worker found a failure
         topo = mesh.topology
         self.database = DirectoryBasedExampleDatabase(database_dir / f"{topo.name}-{topo.digest()}-{_slug(str(mesh.mode))}")
         document = mesh.config().current().document if config_faults and topo.config_service else None
@@ -153,7 +154,7 @@ class Explorer:
     def begin(self) -> Trial:
         # The budget is checked before each example, not only between batches: a batch can take
         # seconds. A failure found is always shrunk to the end, whatever the budget says.
-        if self.failing == 0 and self.clock() - self.started >= self.budget_s:
+        if self.failing == 0 and (self.clock() - self.started >= self.budget_s or self.stop()):
             raise _OutOfBudget
         self.examples += 1
         self._trial = self._guard(lambda: Trial(self.mesh))

@@ -36,22 +36,24 @@ def progress_printer(stream: TextIO, *, every_s: float = 1.0) -> Callable[[Progr
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..explore import Explorer, parse_budget
-    from ..mesh import Mesh
+    import random
+
+    from ..explore import parse_budget
+    from ..explore_pool import ExploreSpec, check_workers, explore
     from ..modes import parse_mode
     from ..topology import load_topology
 
     budget_s = parse_budget(args.budget)  # bad input fails here, before anything starts
+    check_workers(args.workers)
     topology = load_topology(args.topology)
     mode = parse_mode(args.mode, topology.knobs)
-    with Mesh(topology, runtime=args.runtime, mode=mode, seed=args.seed) as mesh:
-        mesh.steady_state()
-        explorer = Explorer(mesh, seed=args.seed, budget_s=budget_s, topology_path=args.topology,
-                            max_steps=args.max_steps, process_faults=not args.no_process_faults,
-                            config_faults=not args.no_config_faults, progress=progress_printer(sys.stderr))
-        print(f"cascade explore: topology={topology.name} ({topology.digest()}) runtime={args.runtime} mode={mode} "
-              f"seed={explorer.seed} budget={budget_s:g}s", file=sys.stderr)
-        result = explorer.run()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    spec = ExploreSpec(args.topology, budget_s, seed, mode=str(mode), runtime=args.runtime, max_steps=args.max_steps,
+                       process_faults=not args.no_process_faults, config_faults=not args.no_config_faults)
+    workers = f" workers={args.workers}" if args.workers > 1 else ""
+    print(f"cascade explore: topology={topology.name} ({topology.digest()}) runtime={args.runtime} mode={mode} "
+          f"seed={seed} budget={budget_s:g}s{workers}", file=sys.stderr)
+    result = explore(spec, workers=args.workers, progress=progress_printer(sys.stderr))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     summary = {
@@ -85,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--runtime", default="local", help="local (default) or compose")
     e.add_argument("--seed", type=int, default=None, help="seed of the run (random if not given; printed)")
     e.add_argument("--max-steps", type=int, default=4, help="inject/heal steps per example (default 4)")
+    e.add_argument("--workers", type=int, default=1,
+                   help="meshes explored at once, one process each (default 1; worker w uses seed + w*1000003)")
     e.add_argument("--no-process-faults", action="store_true", help="only network and config faults")
     e.add_argument("--no-config-faults", action="store_true", help="no bad config pushes")
     e.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
