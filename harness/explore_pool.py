@@ -61,10 +61,13 @@ class ExploreSpec:
     state_dir: Path | None = None  # None: the runtime's default (runs are recorded for `cascade cleanup`)
 
 
-def check_workers(workers: int) -> None:
-    """UsageError naming the value unless 1 <= workers <= MAX_WORKERS."""
+def check_workers(workers: int, runtime: str = "local") -> None:
+    """UsageError naming the value unless 1 <= workers <= MAX_WORKERS, and 1 on any runtime but local."""
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers {workers}: use 1 to {MAX_WORKERS} (each worker runs a whole mesh)")
+    if workers > 1 and runtime != "local":
+        raise UsageError(f"--workers {workers} with --runtime {runtime}: several meshes at once run on the local "
+                         "runtime only; use --workers 1 with compose")
 
 
 def worker_seed(seed: int, worker: int) -> int:
@@ -79,7 +82,7 @@ def explore(spec: ExploreSpec, *, workers: int = 1, progress: Callable[[Progress
     `progress` gets the merged progress, `worker_progress` each worker's own (for benchmarks).
     With several workers the result's `seconds` is the whole run's, the meshes' bring-up included.
     """
-    check_workers(workers)
+    check_workers(workers, spec.runtime)
     if workers == 1:
         return _explore_one(spec, 0, progress=lambda p: (worker_progress(0, p), progress(p)))
     return _Pool(spec, workers, progress, worker_progress).run()

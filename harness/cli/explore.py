@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..topology import load_topology
 
     budget_s = parse_budget(args.budget)  # bad input fails here, before anything starts
-    check_workers(args.workers)
+    check_workers(args.workers, args.runtime)
     topology = load_topology(args.topology)
     mode = parse_mode(args.mode, topology.knobs)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)

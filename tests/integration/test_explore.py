@@ -128,9 +128,13 @@ def _cascade(*args, cwd):
                           cwd=cwd)
 
 
-def test_a_bad_budget_is_refused_before_anything_starts(tmp_path):
-    r = _cascade("explore", "--budget", "5x", f"--topology={BUNDLED}", cwd=tmp_path)
-    assert (r.returncode, r.stderr.strip()) == (2, "cascade: error: --budget 5x: use 30s, 5m")
+@pytest.mark.parametrize(("args", "message"), [
+    (("--budget", "5x"), "cascade: error: --budget 5x: use 30s, 5m"),
+    (("--workers", "0"), "cascade: error: --workers 0: use 1 to 8 (each worker runs a whole mesh)"),
+])  # fmt: skip
+def test_bad_input_is_refused_before_anything_starts(tmp_path, args, message):
+    r = _cascade("explore", *args, f"--topology={BUNDLED}", cwd=tmp_path)
+    assert (r.returncode, r.stderr.strip()) == (2, message)
     assert not (tmp_path / ".cascade").exists()
 
 

@@ -42,6 +42,15 @@ def mesh(running_mesh: Mesh) -> Mesh:
     return running_mesh
 
 
+@pytest.fixture
+def chaos(mesh: Mesh) -> Iterator[Chaos]:
+    chaos = Chaos(mesh, observe=False)
+    try:
+        yield chaos
+    finally:
+        chaos.close()
+
+
 def health(mesh: Mesh, service: str) -> tuple[int | None, bytes]:
     r = mesh.request(service, "GET", "/health", timeout_s=2.0)
     return r.status, r.body
@@ -56,44 +65,38 @@ def healthy_within(mesh: Mesh, service: str, seconds: float) -> bool:
     return False
 
 
-def test_a_restart_whose_start_up_needs_a_faulted_dependency_returns_once_the_service_answers(mesh: Mesh) -> None:
-    chaos = Chaos(mesh, observe=False)
-    try:
-        with chaos.inject(Down("timeline->redis")):
-            started = time.monotonic()
-            with chaos.inject(Restart("timeline")):
-                took = time.monotonic() - started
-                status, body = health(mesh, "timeline")
-                assert took < ANSWER_S, f"Restart took {took:.1f} s: it waited for health, not for an answer"
-                assert status == 503 and b"seed" in body, (status, body)
-            assert health(mesh, "timeline")[0] == 503  # still starting: its Redis edge is still down
-        assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")
-        rec = wait_for_recovery(mesh, mesh.steady_state().verdicts(), within_s=5.0)
-        assert rec.recovered, {n: rec.last[n].reason for n in rec.still_off}
-    finally:
-        chaos.close()
-
-
-def test_the_end_of_a_kill_returns_once_the_service_answers_and_health_follows_the_heal(mesh: Mesh) -> None:
-    chaos = Chaos(mesh, observe=False)
-    try:
-        with chaos.inject(Down("timeline->redis")):
-            with chaos.inject(Kill("timeline")):
-                assert not mesh.runtime.is_running("timeline")
-                started = time.monotonic()
-            took = time.monotonic() - started  # the Kill's revert: a new timeline, answering
-            assert took < ANSWER_S, f"the Kill's revert took {took:.1f} s"
-            assert mesh.runtime.is_running("timeline")
-            assert health(mesh, "timeline")[0] == 503
-        assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")
-    finally:
-        chaos.close()
-
-
-def test_without_other_faults_a_restarted_service_is_healthy_soon_after_it_answers(mesh: Mesh) -> None:
-    chaos = Chaos(mesh, observe=False)
-    try:
+def test_a_restart_whose_start_up_needs_a_faulted_dependency_returns_once_the_service_answers(
+    mesh: Mesh, chaos: Chaos,
+) -> None:
+    with chaos.inject(Down("timeline->redis")):
+        started = time.monotonic()
         with chaos.inject(Restart("timeline")):
-            assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")
-    finally:
-        chaos.close()
+            took = time.monotonic() - started
+            status, body = health(mesh, "timeline")
+            assert took < ANSWER_S, f"Restart took {took:.1f} s: it waited for health, not for an answer"
+            assert status == 503 and b"seed" in body, (status, body)
+        assert health(mesh, "timeline")[0] == 503  # still starting: its Redis edge is still down
+    assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")
+    rec = wait_for_recovery(mesh, mesh.steady_state().verdicts(), within_s=5.0)
+    assert rec.recovered, {n: rec.last[n].reason for n in rec.still_off}
+
+
+def test_the_end_of_a_kill_returns_once_the_service_answers_and_health_follows_the_heal(
+    mesh: Mesh, chaos: Chaos,
+) -> None:
+    with chaos.inject(Down("timeline->redis")):
+        with chaos.inject(Kill("timeline")):
+            assert not mesh.runtime.is_running("timeline")
+            started = time.monotonic()
+        took = time.monotonic() - started  # the Kill's revert: a new timeline, answering
+        assert took < ANSWER_S, f"the Kill's revert took {took:.1f} s"
+        assert mesh.runtime.is_running("timeline")
+        assert health(mesh, "timeline")[0] == 503
+    assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")
+
+
+def test_without_other_faults_a_restarted_service_is_healthy_soon_after_it_answers(
+    mesh: Mesh, chaos: Chaos,
+) -> None:
+    with chaos.inject(Restart("timeline")):
+        assert healthy_within(mesh, "timeline", 3.0), health(mesh, "timeline")

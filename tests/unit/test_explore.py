@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 
@@ -119,3 +120,25 @@ def test_reverting_waits_for_data_a_delaying_fault_still_holds():
     assert drain_s(Bandwidth("a->b", kbps=8)) == drain_s(Bandwidth("a->b", kbps=800)) == pytest.approx(
         2 * BANDWIDTH_PIECE_S + DRAIN_MARGIN_S)
     assert drain_s(Down("a->b")) == drain_s(Kill("db")) == drain_s(Slicer("a->b", avg_bytes=1)) == 0.0
+
+
+@pytest.mark.parametrize(("workers", "runtime", "message"), [
+    (0, "local", "--workers 0: use 1 to 8"),
+    (9, "local", "--workers 9: use 1 to 8"),
+    (True, "local", "--workers True: use 1 to 8"),
+    (2, "compose", "--workers 2 with --runtime compose: several meshes at once run on the local runtime only"),
+])  # fmt: skip
+def test_a_bad_worker_count_names_the_value(workers, runtime, message):
+    from harness.explore_pool import check_workers
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        check_workers(workers, runtime)
+    check_workers(1, runtime)
+    check_workers(8)
+
+
+def test_worker_seeds_start_at_the_run_seed_and_never_meet():
+    from harness.explore_pool import SEED_STRIDE, worker_seed
+
+    assert worker_seed(7, 0) == 7 and worker_seed(7, 1) == 7 + SEED_STRIDE
+    assert worker_seed(2**32 - 1, 1) == SEED_STRIDE - 1  # wraps into Hypothesis's seed range
