@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .blast import blast_radius
 from .chaos import Chaos
-from .contracts import check, contract_for, frozen_by
+from .contracts import confirm_alone, contract_for, frozen_by
 from .faults import Bandwidth, Down, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout
 from .observe import wait_for_recovery
 from .strategies import EDGE_FAULT_KINDS, horizon_ms
@@ -97,14 +97,10 @@ def run_case(mesh: Mesh, faults: Sequence[Any], *, recovery_s: float = RECOVERY_
             seen = chaos.sweep()
             radius = chaos.radius()
             contracts = {n: contract_for(n, topo, radius=radius, frozen=frozen_by(faults)) for n in topo.journeys}
-            # Eight journeys at once on two cores can break a tight timeout by themselves: confirm alone.
-            for n in sorted(n for n, o in seen.items() if not check(o, contracts[n]).ok):
-                again = mesh.journey(n)
-                if check(again, contracts[n]).ok:
-                    seen[n] = again
+            results = confirm_alone(seen, contracts, mesh.journey)
     finally:
         chaos.close()
-    broken = [check(o, contracts[n]).message for n, o in sorted(seen.items()) if not check(o, contracts[n]).ok]
+    broken = [r.message for n, r in sorted(results.items()) if not r.ok]
     rec = wait_for_recovery(mesh, mesh.steady_state().verdicts(), within_s=recovery_s)
     if rec.recovered:
         mesh.dirty = False  # at baseline already: the next reset need not settle

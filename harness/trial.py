@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .chaos import Chaos
-from .contracts import check, contract_for, frozen_by
+from .contracts import confirm_alone, contract_for, frozen_by
 from .errors import InvalidFault, MeshError
 from .faults import apply_patch, fault_from_spec, parse_fault
 from .observe import run_journey, run_journeys, wait_for_recovery
@@ -241,14 +241,7 @@ class Trial:
             frozen_seen = pool.submit(run_journeys, self.mesh, stuck, wait_s=FROZEN_WAIT_S)
             seen = run_journeys(self.mesh, [n for n in topo.journeys if n not in stuck], grace_s=GRACE_S)
             seen.update(frozen_seen.result())
-        results = {n: check(o, contracts[n]) for n, o in seen.items()}
-        # Eight journeys at once on two cores can push a healthy call past a tight timeout: the
-        # observer's doing, not the fault's. Run alone, only the fault shows.
-        for n in sorted(n for n, r in results.items() if not r.ok):
-            again = run_journey(self.mesh, n, grace_s=GRACE_S)
-            second = check(again, contracts[n])
-            if second.ok:
-                seen[n], results[n] = again, second
+        results = confirm_alone(seen, contracts, lambda n: run_journey(self.mesh, n, grace_s=GRACE_S))
         return self._record("contracts", {n: o.verdict for n, o in seen.items()},
                             tuple(r.message for n, r in sorted(results.items()) if not r.ok))
 

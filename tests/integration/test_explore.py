@@ -161,3 +161,14 @@ def test_no_bad_config_push_while_the_config_service_is_killed(resilient):
         assert not trial.can_inject(Kill("config"))
     finally:
         trial.abandon()
+
+
+def test_a_sweep_case_breaks_on_the_brittle_mesh_and_holds_on_the_resilient_one(brittle, resilient):
+    """harness.sweep.run_case: the contracts a single fault breaks, judged (and confirmed alone) on the real mesh."""
+    from harness.faults import Down
+    from harness.sweep import run_case
+
+    broken = run_case(brittle, [Down("auth->redis")])
+    assert any(b.startswith("home: failed_fast") for b in broken.broken), broken.broken
+    held = run_case(resilient, [Down("auth->redis")])
+    assert held.broken == () and held.verdicts["home"] == "degraded", (held.broken, held.verdicts)

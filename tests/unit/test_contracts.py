@@ -3,7 +3,7 @@
 import pytest
 
 from harness import contracts
-from harness.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, contract_for, frozen_by
+from harness.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, confirm_alone, contract_for, frozen_by
 from harness.faults import Kill, Latency, Pause
 from harness.errors import InvalidFault, InvalidTopology, UsageError
 from harness.topology import Topology
@@ -166,3 +166,16 @@ def test_bad_verdict_sets_name_the_value(verdicts, message):
         check(obs("login", "full"), verdicts)
     with pytest.raises(UsageError, match=message):
         Contract("login", verdicts)
+
+
+def test_confirm_alone_reruns_only_the_broken_and_keeps_a_second_run_that_holds():
+    contracts = {n: contract_for(n, TOY, edges=["timeline->media"]) for n in ("home", "login")}
+    seen = {"home": obs("home", "failed_fast"), "login": obs("login", "full")}
+    rerun_of = {"home": obs("home", "degraded")}
+    asked = []
+    results = confirm_alone(seen, contracts, lambda n: (asked.append(n), rerun_of[n])[1])
+    assert asked == ["home"]
+    assert seen["home"].verdict == "degraded" and all(r.ok for r in results.values())
+    still = {"home": obs("home", "hung")}
+    results = confirm_alone(still, contracts, lambda n: obs(n, "failed_fast"))
+    assert still["home"].verdict == "hung" and not results["home"].ok
