@@ -48,7 +48,7 @@ from .compose_plan import (
     compose_command,
     proxy_specs,
 )
-from .health import answer_error, health_error, restart_unhealthy, wait_until_healthy
+from .health import health_error, restart_unhealthy, wait_until_healthy
 
 __all__ = ["ComposeRuntime", "cascade_projects", "reap_compose_project"]
 
@@ -355,12 +355,7 @@ class ComposeRuntime:
         with self._lock:
             self._killed.discard(service)
         self._read_ports()
-        svc = self.topology.service(service)
-        if ready or not svc.http:
-            self.wait_healthy(service)
-        else:
-            self._wait(service, lambda: answer_error(svc, *self.address(service)),
-                       max(svc.start_timeout_s, MIN_START_TIMEOUT_S), state="answered")
+        self.wait_healthy(service, answered=not ready)
 
     def heal_processes(self) -> list[str]:
         """Resume paused and restart dead services; return what was done (for reset)."""
@@ -383,16 +378,22 @@ class ComposeRuntime:
 
     # -- health ------------------------------------------------------------------------------------
 
-    def wait_healthy(self, service: str) -> None:
-        """Wait until `service` passes the topology's health check (or Docker's, for a TCP service)."""
-        svc = self.topology.service(service)
-        self._wait(service, lambda: self._health_error(service), max(svc.start_timeout_s, MIN_START_TIMEOUT_S))
+    def wait_healthy(self, service: str, *, answered: bool = False) -> None:
+        """Wait until `service` passes the topology's health check (or Docker's, for a TCP service).
 
-    def _health_error(self, service: str) -> str:
-        """'' if `service` passes its health check now, else what went wrong."""
+        `answered`: an HTTP service need only answer its health check at all (a TCP service is
+        still judged by its health check).
+        """
+        svc = self.topology.service(service)
+        self._wait(service, lambda: self._health_error(service, answered=answered),
+                   max(svc.start_timeout_s, MIN_START_TIMEOUT_S),
+                   state="answered" if answered and svc.http else "became healthy")
+
+    def _health_error(self, service: str, *, answered: bool = False) -> str:
+        """'' if `service` passes its health check now (`answered`: an HTTP one answers it), else what went wrong."""
         svc = self.topology.service(service)
         if svc.http:
-            return health_error(svc, *self.address(service))
+            return health_error(svc, *self.address(service), answered=answered)
         # A published port accepts connections even when nothing listens behind it (docker-proxy),
         # so a TCP service is judged by its Docker health check when it has one.
         health = self._state(service).get("Health")

@@ -11,24 +11,20 @@ from ..errors import MeshNotReady
 from ..probe import http_request, tcp_open
 from ..topology import Service
 
-__all__ = ["answer_error", "health_error", "restart_unhealthy", "wait_until_healthy"]
+__all__ = ["health_error", "restart_unhealthy", "wait_until_healthy"]
 
 
-def health_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> str:
-    """'' if `svc` passes the topology's health check at host:port now, else what went wrong."""
+def health_error(svc: Service, host: str, port: int, timeout_s: float = 0.5, *, answered: bool = False) -> str:
+    """'' if `svc` passes the topology's health check at host:port now, else what went wrong.
+
+    With `answered`, any HTTP answer passes (the service is up, maybe still starting): what a
+    process fault waits for after restarting a service.
+    """
     if svc.http:
         r = http_request(host, port, "GET", svc.health, timeout_s=timeout_s)
-        if r.status == 200:
+        if r.status == 200 or (answered and r.status is not None):
             return ""
         return r.error or f"HTTP {r.status} from {svc.health}: {r.body[:200].decode(errors='replace')}"
-    return tcp_open(host, port, timeout_s)
-
-
-def answer_error(svc: Service, host: str, port: int, timeout_s: float = 0.5) -> str:
-    """'' if `svc` answers its health check at all now (any HTTP status: up, maybe still starting), else why not."""
-    if svc.http:
-        r = http_request(host, port, "GET", svc.health, timeout_s=timeout_s)
-        return "" if r.status is not None else r.error or "no answer"
     return tcp_open(host, port, timeout_s)
 
 

@@ -34,7 +34,7 @@ from ..provision import ToxiproxyBinary, find_toxiproxy
 from ..runstate import RunRecord, kill_group, reap_leftovers
 from ..topology import Service, Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
-from .health import answer_error, health_error, restart_unhealthy, wait_until_healthy
+from .health import health_error, restart_unhealthy, wait_until_healthy
 
 __all__ = ["LocalRuntime"]
 
@@ -238,12 +238,7 @@ class LocalRuntime:
             self.kill(service)
         self._spawn(p)
         p.killed_by_fault = False
-        if ready:
-            self.wait_healthy(service)
-        else:
-            svc = self.topology.service(service)
-            self._wait_healthy(service, lambda: answer_error(svc, *self.address(service)), svc.start_timeout_s,
-                               state="answered")
+        self.wait_healthy(service, answered=not ready)
 
     def heal_processes(self) -> list[str]:
         """Resume paused and restart dead services; return what was done (for reset)."""
@@ -313,12 +308,15 @@ class LocalRuntime:
         if p.popen is not None and p.popen.poll() is None:
             kill_group(p.popen.pid, p.ticks, sig)
 
-    def wait_healthy(self, service: str) -> None:
-        self._wait_healthy(service, lambda: self._health_error(service), self.topology.service(service).start_timeout_s)
+    def wait_healthy(self, service: str, *, answered: bool = False) -> None:
+        """Until `service` passes its health check (`answered`: answers it at all), within its start timeout."""
+        self._wait_healthy(service, lambda: self._health_error(service, answered=answered),
+                           self.topology.service(service).start_timeout_s,
+                           state="answered" if answered else "became healthy")
 
-    def _health_error(self, service: str) -> str:
+    def _health_error(self, service: str, *, answered: bool = False) -> str:
         """'' if the service passes its health check now, else what went wrong."""
-        return health_error(self.topology.service(service), *self.address(service))
+        return health_error(self.topology.service(service), *self.address(service), answered=answered)
 
     def _wait_healthy(self, name: str, check: Callable[[], str], timeout_s: float, state: str = "became healthy") -> None:
         p = self._procs[name]
