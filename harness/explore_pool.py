@@ -147,7 +147,7 @@ class _Pool:
         self.errors: dict[int, str] = {}
 
     def run(self) -> ExploreResult:
-        started = time.monotonic()
+        self.started = time.monotonic()
         for p in self.procs:
             p.start()
         try:
@@ -157,7 +157,7 @@ class _Pool:
                 except queue_module.Empty:
                     self._notice_dead_workers()
                     continue
-                self._take(kind, worker, payload, started)
+                self._take(kind, worker, payload)
         except KeyboardInterrupt:
             self._signal(signal.SIGTERM)
             raise
@@ -167,33 +167,30 @@ class _Pool:
         if self.errors:
             worker, message = min(self.errors.items())
             raise HarnessError(f"explore worker {worker} (seed {worker_seed(self.spec.seed, worker)}): {message}")
-        return self._merged(time.monotonic() - started)
+        return self._merged(time.monotonic() - self.started)
 
-    def _take(self, kind: str, worker: int, payload: Any, started: float) -> None:
+    def _take(self, kind: str, worker: int, payload: Any) -> None:
         if kind == "progress":
             self.latest[worker] = payload
             self.worker_progress(worker, payload)
             if payload.failures:
                 self.stop.set()  # one failure is enough: the others stop, this one shrinks it
-            self.progress(Progress(time.monotonic() - started, sum(p.examples for p in self.latest.values()),
+            self.progress(Progress(time.monotonic() - self.started, sum(p.examples for p in self.latest.values()),
                                    sum(p.failures for p in self.latest.values()), payload.faults,
                                    any(p.shrinking for p in self.latest.values())))
         elif kind == "result":
             self.results[worker] = payload
             if payload.failed:
                 self.stop.set()
-        elif kind == "interrupted":
-            self.errors[worker] = "interrupted"
-            self.stop.set()
-        else:
-            self.errors[worker] = payload
+        else:  # "error" (its message) or "interrupted"
+            self.errors[worker] = payload if kind == "error" else kind
             self.stop.set()
 
     def _notice_dead_workers(self) -> None:
         for w, p in enumerate(self.procs):
             if w not in self.results and w not in self.errors and p.exitcode is not None:
                 with contextlib.suppress(queue_module.Empty):  # its last words may still be in the queue
-                    self._take(*self.out.get(timeout=0.5), started=time.monotonic())
+                    self._take(*self.out.get(timeout=0.5))
                     return
                 self.errors[w] = f"exited with code {p.exitcode} without a result (see its mesh's logs)"
                 self.stop.set()
