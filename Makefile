@@ -1,5 +1,7 @@
-# The two entry points of the README's Quick start. Both set everything up first.
-.PHONY: demo test setup
+# The two entry points of the README's Quick start (demo, test), both setting everything up first;
+# `make lock` after editing dependencies in pyproject.toml; `make test-latest` to see what the newest
+# versions the ranges allow would do (a report, not the gate).
+.PHONY: demo test setup lock test-latest
 
 setup:
 	@scripts/bootstrap
@@ -9,3 +11,9 @@ demo: setup
 
 test: setup
 	@scripts/test
+
+lock:
+	@scripts/lock
+
+test-latest: setup
+	@scripts/test-latest

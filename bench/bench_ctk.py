@@ -6,8 +6,9 @@ The experiment, on the bundled mesh's `image` journey (gateway -> media, one hop
 baseline probe of the journey, a latency toxic on `gateway->media`, the probe again, rollback
 (the toxic removed), and, as Chaos Toolkit's steady-state hypothesis does, the probe once more.
 
-- Chaos Toolkit: chaostoolkit and chaostoolkit-toxiproxy from PyPI in their own venv
-  (.cascade/bench-venv-ctk, created here on first use so the harness's dependencies stay clean),
+- Chaos Toolkit: chaostoolkit and chaostoolkit-toxiproxy in their own venv (.cascade/bench-venv-ctk,
+  made here from requirements.lock's `ctk` subset, so the harness's dependencies stay clean and the
+  peer's versions are as locked as ours),
   a JSON experiment (HTTP probe with tolerance 200, `chaostoxi.toxic.actions.create_latency_toxic`,
   rollback `delete_toxic`) pointed at the mesh's own Toxiproxy. Measured two ways: `chaos run`
   once per experiment (how it is used; each run is a new process), and chaoslib's
@@ -52,13 +53,23 @@ TARGET_SPEEDUP = 5.0
 
 
 def ensure_venv() -> Path:
-    """The Chaos Toolkit venv's python, created and filled from PyPI the first time."""
+    """The Chaos Toolkit venv's python, installed from requirements.lock's `ctk` subset (hash-checked, exact)."""
+    import hashlib
+
     python = VENV / "bin" / "python"
-    if not (VENV / "bin" / "chaos").exists():
-        print(f"installing {' and '.join(PACKAGES)} into {VENV.relative_to(ROOT)}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PACKAGES],
-                       check=True)
+    pins = subprocess.run([sys.executable, str(ROOT / "harness" / "lockfile.py"), "select", "ctk"],
+                          capture_output=True, text=True, check=True).stdout
+    stamp, want = VENV / ".cascade-lock", hashlib.sha256(pins.encode()).hexdigest()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != want:
+        uv = Path(sys.executable).parent / "uv"  # the locked uv, installed by scripts/bootstrap
+        print(f"installing {' and '.join(PACKAGES)} into {VENV.relative_to(ROOT)} from requirements.lock", flush=True)
+        subprocess.run([str(uv), "venv", "-q", "--allow-existing", "--python", sys.executable, str(VENV)], check=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+            f.write(pins)
+            f.flush()
+            subprocess.run([str(uv), "pip", "sync", "-q", "--python", str(python), "--require-hashes", f.name],
+                           check=True)
+        stamp.write_text(want)
     return python
 
 
@@ -161,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ms", type=int, default=100, help="latency of the toxic (default 100)")
     args = p.parse_args(argv)
     python = ensure_venv()
-    versions = subprocess.run([str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-                              capture_output=True, text=True, check=True).stdout
-    peer = {d["name"]: d["version"] for d in json.loads(versions) if d["name"].lower().startswith("chaostoolkit")}
+    listing = "import json, importlib.metadata as m; print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    versions = json.loads(subprocess.run([str(python), "-c", listing], capture_output=True, text=True, check=True).stdout)
+    peer = {name: v for name, v in versions.items() if name.lower().startswith("chaostoolkit")}
     with tempfile.TemporaryDirectory(prefix="cascade-bench-") as tmp:
         with Mesh(load_topology(TOPOLOGY), state_dir=Path(tmp) / "state") as mesh:
             mesh.steady_state()
