@@ -16,9 +16,10 @@
 #                                                           harness.provision finds or builds
 #   CASCADE_BASES=auto       (default) official if all three are already on this machine, else local
 #
-# Either way the Python wheels are downloaded on the host (pip download) into a cache keyed by
-# pyproject.toml and installed in the image with --no-index. Everything is cached: the base is
-# made only if missing, wheels only when pyproject.toml changes, and docker's layer cache does
+# Either way the Python wheels are the lock's (requirements.lock, the `image` subset: the versions
+# the host's venv has), downloaded on the host (pip download, hash-checked) into a cache keyed by
+# those pins and the base's Python version, and installed in the image with --no-index --require-hashes. Everything is cached: the base is
+# made only if missing, wheels only when the lock or the base's Python changes, and docker's layer cache does
 # the rest, so a second run with nothing changed takes seconds.
 #
 # Environment: CASCADE_CACHE_DIR (default ~/.cache/cascade), CASCADE_PYTHON (a python with pip;
@@ -142,28 +143,26 @@ case "$arch" in
   aarch64|arm64) march=aarch64 ;;
   *) die "no wheel platform known for engine architecture $arch" ;;
 esac
-# The [mesh] extra: everything the services import.
-requirements=$("$PY" - <<'EOF'
-import tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(project["optional-dependencies"]["mesh"]))
-EOF
-)
-key=$(printf '%s\n%s\nasync-timeout\n' "$requirements" "$march" | sha256sum | cut -c1-16)
+# The lock's `image` subset (the [mesh] extra: everything the services import), at the locked
+# versions, hash-checked, with markers evaluated for the base image's own Python (pip on the host
+# would evaluate them for the host's: Debian bookworm's python3 is 3.11.2, and redis needs
+# async-timeout below 3.11.3).
+image_python=$(docker run --rm --entrypoint python3 "$PY_BASE" -c 'import platform; print(platform.python_version())') \
+  || die "$PY_BASE has no python3 to run; the Python image's base must have one"
+requirements=$("$PY" harness/lockfile.py select image --python-version "$image_python" --machine "$march") \
+  || die "could not take the image's requirements from requirements.lock (see above)"
+key=$(printf '%s\n%s\n' "$requirements" "$march" | sha256sum | cut -c1-16)
 wheels=$CACHE/wheels-$key
 if [ ! -f "$wheels/.complete" ]; then
   step_start
   rm -rf "$wheels" && mkdir -p "$wheels"
   printf '%s\n' "$requirements" > "$wheels/requirements.txt"
-  # pip evaluates environment markers for the host's interpreter, not the image's, so wheels
-  # that only an older 3.11 needs are named here: redis needs async-timeout below 3.11.3, and
-  # Debian bookworm's python3 is 3.11.2.
-  "$PY" -m pip download --quiet --disable-pip-version-check --dest "$wheels" \
-    --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 --abi abi3 --abi none \
+  "$PY" -m pip download --quiet --disable-pip-version-check --dest "$wheels" --no-deps --require-hashes \
+    --only-binary=:all: --implementation cp --python-version "$image_python" --abi "cp$(echo "$image_python" | cut -d. -f1,2 | tr -d .)" --abi abi3 --abi none \
     --platform "manylinux_2_28_$march" --platform "manylinux_2_17_$march" --platform "manylinux2014_$march" \
-    --platform any -r "$wheels/requirements.txt" 'async-timeout>=4.0.3'
+    --platform any -r "$wheels/requirements.txt"
   touch "$wheels/.complete"
-  step_done "downloaded $(ls "$wheels"/*.whl | wc -l) wheels into $wheels"
+  step_done "downloaded $(ls "$wheels"/*.whl | wc -l) locked wheels for Python $image_python into $wheels"
   # Older wheel sets are stale now.
   find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$key" -exec rm -rf {} +
 fi
@@ -197,6 +196,11 @@ if [ "$before" != "$after" ]; then
   # Smoke, only for what changed: each image runs its program, the services as a non-root user.
   docker run --rm "$PYTHON_IMAGE" python -c 'import os, services, starlette, uvicorn, redis, pydantic, httpx, tenacity; assert os.getuid() != 0' \
     || die "$PYTHON_IMAGE cannot import the services' dependencies"
+  # ...at exactly the locked versions (the lock's pins, as the host's venv has them).
+  grep -E '^[a-z0-9]' "$wheels/requirements.txt" | sed 's/ .*//' | docker run --rm -i "$PYTHON_IMAGE" python -c '
+import sys, importlib.metadata as m
+bad = [f"{n} {m.version(n)} != {v}" for n, v in (l.strip().split("==") for l in sys.stdin) if m.version(n) != v]
+sys.exit("not the locked versions: " + "; ".join(bad) if bad else 0)' || die "$PYTHON_IMAGE does not have the locked versions"
   docker run --rm "$TOXIPROXY_IMAGE" -version >/dev/null || die "$TOXIPROXY_IMAGE does not run toxiproxy-server"
   docker run --rm "$REDIS_IMAGE" redis-server --version >/dev/null || die "$REDIS_IMAGE does not run redis-server"
   # The images these tags replaced, and nobody else's (only ours carry the label).
