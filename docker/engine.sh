@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers, idempotently: install Debian's docker.io and
-# docker-compose (v1.29) if missing, start dockerd in the background if `docker info` fails,
-# and wait (bounded) until it answers. On failure, print the engine's own error and exit 1.
+# Make sure a Docker engine answers, with both compose versions, idempotently:
+#   - Debian's docker.io and docker-compose (v1.29, kept for the compatibility run) if missing;
+#   - the `docker compose` v2 plugin (the default compose), pinned: Debian bookworm packages no
+#     docker-compose-plugin, so it is built once from its Go module into Cascade's cache
+#     (~/.cache/cascade/compose/<version>/, like the toxiproxy-server build) and installed from there;
+#   - dockerd started in the background if `docker info` fails, then waited for (bounded).
+# On failure, print the engine's own error and exit 1.
 #
-#   docker/engine.sh                 engine + compose (v2 plugin if present, else v1)
-#   docker/engine.sh --compose-v2    also build the `docker compose` v2 plugin with Go
-#                                    (Debian bookworm ships no docker-compose-plugin)
+#   docker/engine.sh                 engine + docker compose v2 + docker-compose v1
+#   docker/engine.sh --no-compose-v2 leave out the v2 plugin (a machine without Go)
 #
 # Environment: CASCADE_DOCKERD_LOG (default /var/log/cascade-dockerd.log),
-# CASCADE_DOCKERD_WAIT_S (default 30), COMPOSE_V2_VERSION (default v2.29.7).
+# CASCADE_DOCKERD_WAIT_S (default 30), COMPOSE_V2_VERSION (default v2.29.7),
+# CASCADE_CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/cascade).
 set -euo pipefail
 
 LOG=${CASCADE_DOCKERD_LOG:-/var/log/cascade-dockerd.log}
 WAIT_S=${CASCADE_DOCKERD_WAIT_S:-30}
 COMPOSE_V2_VERSION=${COMPOSE_V2_VERSION:-v2.29.7}
-WANT_V2=0
+CACHE=${CASCADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}
+WANT_V2=1
 for arg in "$@"; do
   case "$arg" in
-    --compose-v2) WANT_V2=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --compose-v2) WANT_V2=1 ;;  # the default now; accepted for old scripts
+    --no-compose-v2) WANT_V2=0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "engine: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,9 +49,7 @@ engine_error() {
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
-if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
-  missing+=(docker-compose)
-fi
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # v1: the compatibility run
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} with apt-get"
   as_root apt-get update -qq >/dev/null
@@ -79,22 +83,32 @@ if ! docker info >/dev/null 2>&1; then
   done
 fi
 
-# 3. Optionally the compose v2 plugin, built from its Go module (no container registry needed).
-if [ "$WANT_V2" = 1 ] && ! docker compose version >/dev/null 2>&1; then
-  command -v go >/dev/null || { say "--compose-v2 needs Go on PATH"; exit 2; }
-  if [ "$(id -u)" = 0 ]; then plugins=/usr/local/lib/docker/cli-plugins; else plugins=$HOME/.docker/cli-plugins; fi
-  say "building docker compose $COMPOSE_V2_VERSION into $plugins (about 2 minutes, once)"
-  gobin=$(mktemp -d)
-  trap 'rm -rf "$gobin"' EXIT
-  GOBIN=$gobin GOFLAGS=-buildvcs=false go install -trimpath \
-    -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_V2_VERSION" \
-    "github.com/docker/compose/v2/cmd@$COMPOSE_V2_VERSION"
-  mkdir -p "$plugins"
-  install -m 0755 "$gobin/cmd" "$plugins/docker-compose"
+# 3. The compose v2 plugin, pinned, built from its Go module once (no container registry needed).
+if [ "$WANT_V2" = 1 ]; then
+  have=$(docker compose version --short 2>/dev/null || true)
+  if [ "v${have#v}" != "$COMPOSE_V2_VERSION" ]; then
+    if [ "$(id -u)" = 0 ]; then plugins=/usr/local/lib/docker/cli-plugins; else plugins=$HOME/.docker/cli-plugins; fi
+    cached=$CACHE/compose/$COMPOSE_V2_VERSION/docker-compose
+    if [ ! -x "$cached" ]; then
+      command -v go >/dev/null || { say "building docker compose $COMPOSE_V2_VERSION needs Go on PATH (or pass --no-compose-v2)"; exit 2; }
+      say "building docker compose $COMPOSE_V2_VERSION into $cached (about 2 minutes, once)"
+      gobin=$(mktemp -d)
+      trap 'rm -rf "$gobin"' EXIT
+      GOBIN=$gobin GOFLAGS=-buildvcs=false go install -trimpath \
+        -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_V2_VERSION" \
+        "github.com/docker/compose/v2/cmd@$COMPOSE_V2_VERSION"
+      mkdir -p "$(dirname "$cached")"
+      install -m 0755 "$gobin/cmd" "$cached.tmp" && mv -f "$cached.tmp" "$cached"  # never half a binary
+      rm -rf "$gobin"; trap - EXIT
+    fi
+    say "installing docker compose $COMPOSE_V2_VERSION into $plugins (from $cached)"
+    mkdir -p "$plugins"
+    install -m 0755 "$cached" "$plugins/docker-compose"
+    docker compose version >/dev/null || { say "the installed docker compose plugin does not run"; exit 1; }
+  fi
 fi
 
 server=$(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')
-if v2=$(docker compose version --short 2>/dev/null); then compose="docker compose $v2 (v2)"
-elif v1=$(docker-compose version --short 2>/dev/null); then compose="docker-compose $v1 (v1)"
-else compose="none"; fi
-say "ready: engine $server; compose: $compose"
+v2=$(docker compose version --short 2>/dev/null || echo missing)
+v1=$(docker-compose version --short 2>/dev/null || echo missing)
+say "ready: engine $server; docker compose (v2): $v2; docker-compose (v1): $v1"

@@ -110,8 +110,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return [f"cascade: seed={s.seed} (no topology configured: the `mesh` fixture is unavailable)"]
     from .provision import describe_toxiproxy  # imported lazily: runs `toxiproxy-server --version`
 
-    return [f"cascade: topology={s.topology.name} runtime={s.runtime} mode={s.mode} "
-            f"toxiproxy={describe_toxiproxy()} seed={s.seed}"]
+    line = (f"cascade: topology={s.topology.name} runtime={s.runtime} mode={s.mode} "
+            f"toxiproxy={describe_toxiproxy()} seed={s.seed}")
+    if s.runtime == "compose":  # which compose ran the suite belongs in its log
+        from .errors import HarnessError
+        from .runtime.compose_plan import compose_command, compose_version
+
+        try:
+            line += f" compose={compose_version(compose_command())}"
+        except HarnessError as exc:
+            line += f" compose=none ({str(exc).splitlines()[0]})"
+    return [line]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

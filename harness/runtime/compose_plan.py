@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import ProvisionError, UsageError
 from ..modes import Mode
@@ -18,7 +18,7 @@ from ..toxiproxy import ProxySpec
 
 __all__ = [
     "FIRST_PROXY_PORT", "HOST", "TOXIPROXY_API_PORT", "TOXIPROXY_IMAGE", "TOXIPROXY_SERVICE",
-    "build_override", "compose_command", "proxy_specs",
+    "build_override", "compose_command", "compose_version", "proxy_specs",
 ]
 
 HOST = "127.0.0.1"
@@ -50,10 +50,22 @@ def compose_command(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     wanted = {"v1": "docker-compose (v1)", "v2": "`docker compose` (v2)"}.get(forced, "`docker compose` (v2) or docker-compose (v1)")
     raise ProvisionError(
         f"the compose runtime needs {wanted}, and it is not available; run docker/engine.sh "
-        "(installs Debian's docker.io and docker-compose; --compose-v2 builds the v2 plugin)"
+        "(installs Debian's docker.io and docker-compose v1, and builds the docker compose v2 plugin)"
         + ("" if not forced else "; or unset CASCADE_COMPOSE to use whichever is installed")
     )
 
+
+def compose_version(command: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """'docker compose 2.29.7 (v2)' or 'docker-compose 1.29.2 (v1)' for a command from compose_command()."""
+    flavour = "v2" if command[-1] == "compose" else "v1"
+    name = "docker compose" if flavour == "v2" else "docker-compose"
+    try:
+        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=20,
+                              env=None if env is None else dict(env))
+        version = done.stdout.strip().removeprefix("v") if done.returncode == 0 else "?"
+    except (OSError, subprocess.SubprocessError):
+        version = "?"
+    return f"{name} {version or '?'} ({flavour})"
 
 
 def build_override(
