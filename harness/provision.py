@@ -23,6 +23,7 @@ __all__ = [
     "describe_toxiproxy",
     "doctor_report",
     "find_toxiproxy",
+    "lock_rows",
     "not_found_message",
     "parse_version",
     "run_tool",
@@ -293,3 +294,22 @@ def doctor_report(
     probed("docker compose v2", "docker", ["compose", "version"], "needed only for the compose runtime")
     probed("docker-compose v1", "docker-compose", ["version", "--short"], "compose runtime alternative to v2")
     return rows
+
+
+def lock_rows(root: Path | None = None) -> list[tuple[str, str, bool]]:
+    """Doctor's rows on this interpreter's packages: the locked versions installed, and any drift from the lock."""
+    from .lockfile import environment_drift, installed_versions, normalize
+
+    root = Path(__file__).resolve().parents[1] if root is None else root
+    try:
+        found = environment_drift(root)
+    except Exception as exc:  # noqa: BLE001 -- doctor reports every failure as a row, never raises
+        return [("python packages", f"could not compare with the lock: {exc}", False)]
+    if found is None:
+        return [("python packages", "no requirements.lock beside this install: versions come from pyproject's ranges", True)]
+    lock_path, drift = found
+    have = installed_versions()
+    direct = ("pytest", "hypothesis", "tenacity", "allure-pytest", "docker", "redis", "httpx", "uvicorn", "starlette")
+    versions = ", ".join(f"{n} {have[normalize(n)]}" for n in direct if normalize(n) in have)
+    return [("python packages", f"{lock_path}: {drift.describe()}", drift.clean),
+            ("locked versions", versions, drift.clean)]

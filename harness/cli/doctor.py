@@ -1,4 +1,4 @@
-"""`cascade doctor`: what Cascade found on this machine (Toxiproxy, Redis, Go, Docker)."""
+"""`cascade doctor`: what Cascade found on this machine (Toxiproxy, Redis, Go, Docker, the locked packages)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..provision import doctor_report, find_toxiproxy
+    from ..provision import doctor_report, find_toxiproxy, lock_rows
 
     if args.provision:
         find_toxiproxy(log=lambda line: print(f"cascade: {line}", file=sys.stderr))
-    rows = doctor_report()
+    rows = doctor_report() + lock_rows()
     toxiproxy_ok = any(what == "toxiproxy-server" and ok for what, _f, ok in rows)
     if args.json:
         print_json([{"what": w, "finding": f, "ok": ok} for w, f, ok in rows])
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("doctor", help="report what Cascade found (toxiproxy, redis, go, docker)")
+    d = sub.add_parser("doctor", help="report what Cascade found (toxiproxy, redis, go, docker, locked packages)")
     d.add_argument("--provision", action="store_true", help="build toxiproxy-server 2.12.0 if it is missing")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--quiet", action="store_true", help="print nothing; exit status says if Toxiproxy is usable")
