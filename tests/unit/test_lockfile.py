@@ -190,7 +190,9 @@ def test_doctor_says_where_there_is_no_lock_and_names_drift_where_there_is(tmp_p
 
     assert lock_rows(tmp_path) == [("python packages", "no requirements.lock beside this install: versions come "
                                     "from pyproject's ranges", True)]
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["pytest"]\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["pytest"]\n'
+                                             '[project.optional-dependencies]\nmesh = []\ntest = []\n'
+                                             '[dependency-groups]\ndev = []\n')
     pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text())
     import pytest as installed_pytest
 
