@@ -15,12 +15,17 @@
     │   └── ConfigPushError         the config service refused or failed a push/restore
     └── MeshError                   the system under test misbehaved while being run
         ├── MeshNotReady            a service never became healthy
-        └── MeshCrashed             a service exited while the mesh was up
+        ├── MeshCrashed             a service exited while the mesh was up
+        ├── MeshNotSettled          after a fault, the journeys did not come back to their baseline
+        └── BrokenAtRest            a journey is not at its declared verdict before any fault
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 __all__ = [
+    "BrokenAtRest",
     "ConfigPushError",
     "ControlPlaneError",
     "HarnessError",
@@ -30,6 +35,7 @@ __all__ = [
     "MeshCrashed",
     "MeshError",
     "MeshNotReady",
+    "MeshNotSettled",
     "ProvisionError",
     "RevertFailed",
     "ToxiproxyError",
@@ -53,7 +59,27 @@ class InvalidTopology(UsageError):
 
 
 class InvalidFault(UsageError):
-    """A fault with a bad parameter or an unknown edge or service."""
+    """A fault with a bad parameter or an unknown edge or service.
+
+    Where the message shows an example, `example` keeps its parts (kind, target, parameters) so
+    that a front end with another word order (`cascade inject TARGET KIND ...`) can show it in
+    its own: `respelled(spell)`.
+    """
+
+    def __init__(self, message: str, *, example: tuple[str, str, str] | None = None) -> None:
+        self.template, self.example = message, example
+        super().__init__(message.format(example=_fault_line(*example)) if example else message)
+
+    def respelled(self, spell: Callable[[str, str, str], str]) -> InvalidFault:
+        """The same error with its example written by `spell(kind, target, params)`."""
+        if self.example is None:
+            return self
+        return InvalidFault(self.template.format(example=spell(*self.example)))
+
+
+def _fault_line(kind: str, target: str, params: str) -> str:
+    """A fault as `parse_fault` reads it, kind first, quoted: 'latency timeline->media ms=2000'."""
+    return "'" + " ".join(w for w in (kind, target, params) if w) + "'"
 
 
 class InvalidMode(UsageError):
@@ -107,3 +133,15 @@ class MeshNotReady(MeshError):
 
 class MeshCrashed(MeshError):
     """A service process exited while the mesh was up."""
+
+
+class MeshNotSettled(MeshError):
+    """After a fault was reverted, the journeys did not come back to their baseline verdicts in time."""
+
+
+class BrokenAtRest(MeshError):
+    """Before any fault, a journey did not answer the verdict its topology expects at rest.
+
+    Nothing is judged on such a mesh: a scenario that injects a fault and sees the journey
+    fail would pass or fail for a reason that has nothing to do with the fault.
+    """

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .configpush import ConfigClient
-from .errors import MeshError, UsageError, VerificationFailed
+from .errors import MeshNotSettled, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
 from .probe import Response, http_request
 from .runtime.local import LocalRuntime
-from .topology import Topology
+from .topology import Topology, callees_first
 from .toxiproxy import ToxiproxyClient
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Mesh:
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
         self.dirty = False  # a fault was applied since the last reset
+        self.unsettled = False  # a recovery check gave up: the next reset restarts every service first
         self.quiet_since = 0.0  # time.monotonic() when the last journey ended (how long data may still be in flight)
         self._cuts: dict[str, int] = {}  # edge -> how many active faults hold its proxy disabled
         self._cuts_lock = threading.Lock()
@@ -132,8 +133,21 @@ class Mesh:
             raise VerificationFailed(f"after reset these proxies still have toxics or are disabled: {', '.join(dirty)}")
         actions = self.runtime.heal_processes()
         if self.dirty and self._steady is not None:
-            actions += self._settle()
-        self.dirty = False
+            # Lasting damage (data a service seeds at start-up lost with its datastore, a wedged
+            # process): what comes next must start from the mesh at rest, not from the damage, so
+            # every service is restarted. Known already when a recovery check gave up on the mesh
+            # (no need to wait for it again); found out otherwise when it will not settle.
+            restarted = self.unsettled
+            if restarted:
+                actions.append(f"restarted {', '.join(self.restart_services())} (a recovery check saw lasting damage)")
+            try:
+                actions += self._settle()
+            except MeshNotSettled as exc:
+                if restarted:
+                    raise
+                actions.append(f"not settled ({exc}); restarted {', '.join(self.restart_services())}")
+                actions += self._settle()
+        self.dirty = self.unsettled = False
         return actions
 
     def _settle(self) -> list[str]:
@@ -143,12 +157,23 @@ class Mesh:
         rec = wait_for_recovery(self, self.steady_state().verdicts(), within_s=SETTLE_S)
         if not rec.recovered:
             off = ", ".join(f"{n} {rec.last[n].verdict} ({rec.last[n].reason})" for n in rec.still_off)
-            raise MeshError(
+            raise MeshNotSettled(
                 f"the mesh did not return to its steady state within {SETTLE_S:.0f} s of reset: {off}; "
                 "a service keeps state a fault left behind (see its log), or the steady state was measured "
                 "while the mesh was not at rest"
             )
         return [f"settled in {rec.seconds:.2f} s"] if rec.seconds > 0.2 else []
+
+    def restart_services(self) -> list[str]:
+        """Restart every service, callees before their callers (what reset does when the mesh will not settle).
+
+        Data a datastore keeps on disk survives, as it would in production; the services' memory
+        does not. Returns the services in the order they were restarted.
+        """
+        order = callees_first(self.topology)
+        for name in order:
+            self.runtime.restart(name)
+        return order
 
     def config(self) -> ConfigClient:
         """A client of the topology's config service (what BadConfig pushes through)."""
@@ -191,11 +216,17 @@ class Mesh:
         return run_journeys(self, names)
 
     def steady_state(self, *, refresh: bool = False, samples: int = 3) -> SteadyState:
-        """Every journey's baseline, measured once per mesh before faults (cached)."""
+        """Every journey's baseline, measured once per mesh before faults (cached).
+
+        The measurement is the baseline gate (at_rest.py): it is taken again until every journey
+        answers its declared `at_rest` verdict, and raises BrokenAtRest, naming each journey, what
+        it answered and the likely fix, if one does not within AT_REST_WITHIN_S.
+        """
+        from .at_rest import settle_at_rest
         from .observe import measure_steady_state
 
         if self._steady is None or refresh:
-            self._steady = measure_steady_state(self, samples=samples)
+            self._steady = settle_at_rest(self.topology, lambda: measure_steady_state(self, samples=samples))
         return self._steady
 
     def counters(self, service: str) -> dict[str, Any]:

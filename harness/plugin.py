@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import pytest
 
 from .chaos import Chaos
-from .errors import HarnessError
+from .errors import BrokenAtRest, HarnessError
 from .evidence import evidence_table
 from .mesh import RUNTIMES, Mesh
 from .modes import Mode, parse_mode
@@ -47,6 +47,7 @@ class Settings:
     mode: Mode | None
     seed: int
     topology_path: str = ""
+    confirm: bool = False  # --cascade-confirm
 
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -62,6 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cascade-mode", default=None,
                     help="resilient (default), brittle, or brittle:KNOB[,KNOB...]")
     group.addoption("--cascade-seed", default=None, type=int, help="seed of the run (printed in the header)")
+    group.addoption("--cascade-confirm", action="store_true", default=False,
+                    help="rerun a failed scenario once, alone on a new mesh, to classify it: reproducible (failed "
+                         "again) or flaky (passed when rerun; still reported as a failure)")
     parser.addini("cascade_topology", "topology TOML (relative to the rootdir)", default="")
     parser.addini("cascade_runtime", "local or compose", default="local")
     parser.addini("cascade_mode", "resilient, brittle or brittle:KNOB,...", default="resilient")
@@ -85,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if seed is None:  # an xdist worker runs with the controller's seed, the one its header shows
         seed = getattr(config, "workerinput", {}).get("cascade_seed")
     config.stash[SETTINGS] = Settings(topology, runtime, mode, seed if seed is not None else random.randrange(2**32),
-                                      str(path or ""))
+                                      str(path or ""), bool(config.getoption("--cascade-confirm")))
     _sigterm_as_interrupt()
 
 
@@ -146,8 +150,12 @@ def cascade_mesh(pytestconfig: pytest.Config) -> Iterator[Mesh]:
         for line in mesh.runtime.reaped:
             say(f"cleaned up: {line}")
         if s.topology.journeys:
-            # The baseline every test compares with: measured once, before any fault.
-            steady = mesh.steady_state()
+            # The baseline every test compares with: measured once, before any fault, and gated:
+            # on a mesh with a journey broken at rest no scenario runs (none could be judged).
+            try:
+                steady = mesh.steady_state()
+            except BrokenAtRest as exc:
+                pytest.exit(f"cascade: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)
             say("steady state: " + ", ".join(f"{n} {b.verdict} {b.p50_ms:.0f}ms" for n, b in sorted(steady.baselines.items())))
         pytestconfig.stash[MESH] = mesh
         yield mesh
@@ -178,7 +186,9 @@ def chaos(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[Chaos]:
             _write_allure(request, c)
 
 
-@pytest.hookimpl(wrapper=True)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)  # innermost: JUnit and Allure read the report after this
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.failed and CHAOS in item.stash:
@@ -188,7 +198,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("cascade: service logs", _log_tails(c)))
         if report.when == "call":
             _add_evidence(report, call, c)
+    s = item.config.stash.get(SETTINGS, None)
+    if (s is not None and s.confirm and report.when == "call" and report.failed and s.mode is not None
+            and "mesh" in getattr(item, "fixturenames", ())):
+        _confirm(item, report, s)
     return report
+
+
+def _confirm(item: pytest.Item, report: pytest.TestReport, s: Settings) -> None:
+    """--cascade-confirm: classify the failure by a rerun on a new mesh (confirm.py); the failure stands."""
+    from .confirm import rerun, rerun_argv
+
+    tr = item.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(f"cascade: {item.nodeid} failed; rerunning it alone on a new mesh to classify it")
+    result = rerun(rerun_argv(item.nodeid, topology=s.topology_path, runtime=s.runtime, mode=str(s.mode),
+                              seed=s.seed), item.config.rootpath)  # node ids are relative to the rootdir
+    first = report.longrepr.reprcrash.message if hasattr(report.longrepr, "reprcrash") else "see above"
+    text = result.section(str(first).splitlines()[0] if first else "see above")
+    item.user_properties.append(("cascade_failure_class", result.classification))  # JUnit reads the teardown's
+    report.user_properties.append(("cascade_failure_class", result.classification))
+    report.sections.append((f"cascade: {result.classification}", text))
+    if hasattr(report.longrepr, "addsection"):  # the failure text itself: what JUnit XML and Allure's trace carry
+        report.longrepr.addsection(f"cascade: {result.classification}", text)
+    if item.config.pluginmanager.has_plugin("allure_listener"):
+        import allure
+
+        allure.dynamic.tag(result.classification)
 
 
 def _write_allure(request: pytest.FixtureRequest, c: Chaos) -> None:

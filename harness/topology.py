@@ -29,18 +29,21 @@ from typing import Any, Mapping
 from .errors import InvalidTopology
 
 __all__ = [
+    "AT_REST_VERDICTS",
     "Edge",
     "Journey",
     "Readback",
     "Service",
     "Topology",
     "VERDICTS",
+    "callees_first",
     "load_topology",
     "parse_edge_name",
 ]
 
 VERDICTS = ("full", "degraded", "failed_fast", "hung", "wrong")
 NEVER_ACCEPTABLE = frozenset({"hung", "wrong"})
+AT_REST_VERDICTS = ("full", "degraded")  # what a journey may honestly answer with no fault anywhere
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _EDGE = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>]+)\s*$")
@@ -111,6 +114,7 @@ class Journey:
     description: str = ""
     readback: Readback | None = None
     allow_leaks: bool = False  # its error bodies are a public API (a third-party API's error JSON)
+    at_rest: str = "full"  # the verdict it answers before any fault (the baseline gate holds it to that)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,16 @@ class Topology:
     def from_dict(cls, data: Mapping[str, Any], root: Path | str = ".") -> Topology:
         """Build and validate from the TOML shape; every problem names its field."""
         return _parse(data, Path(root))
+
+
+def callees_first(topology: Topology) -> list[str]:
+    """The services ordered so that every callee comes before its callers (by name where edges form a cycle)."""
+    calls = {n: {e.callee for e in topology.edges.values() if e.caller == n and e.callee != n} for n in topology.services}
+    order: list[str] = []
+    while len(order) < len(calls):
+        ready = sorted(n for n, out in calls.items() if n not in order and out <= set(order))
+        order.extend(ready or [min(n for n in calls if n not in order)])
+    return order
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -331,7 +345,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         raise InvalidTopology(f"{where}: must be a table, got {j!r}")
     _only(j, where, {"service", "method", "path", "headers", "json", "edges", "budget_ms",
                      "expect_status", "expect_body", "contracts", "description", "readback",
-                     "allow_leaks"})
+                     "allow_leaks", "at_rest"})
     service = _str(j, "service", where)
     if service not in services:
         raise InvalidTopology(f"{where}.service: unknown service {service!r}; services are: {', '.join(sorted(services))}")
@@ -383,6 +397,10 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
     allow_leaks = j.get("allow_leaks", False)
     if not isinstance(allow_leaks, bool):
         raise InvalidTopology(f"{where}.allow_leaks: must be true or false, got {allow_leaks!r}")
+    at_rest = _str(j, "at_rest", where, default="full")
+    if at_rest not in AT_REST_VERDICTS:
+        raise InvalidTopology(f"{where}.at_rest: {at_rest!r} is not a verdict a journey may answer before any fault; "
+                              f"use {' or '.join(repr(v) for v in AT_REST_VERDICTS)} (default 'full')")
     readback = None
     if "readback" in j:
         rb = _table(j, "readback", where)
@@ -410,6 +428,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         description=_str(j, "description", where, default=""),
         readback=readback,
         allow_leaks=allow_leaks,
+        at_rest=at_rest,
     )
 
 
@@ -505,7 +524,8 @@ def _plain(topo: Topology) -> dict[str, Any]:
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {
-            n: {**vars(j), "contracts": {k: sorted(v) for k, v in j.contracts.items()},
+            n: {**{k: v for k, v in vars(j).items() if not (k == "at_rest" and v == "full")},
+                "contracts": {k: sorted(v) for k, v in j.contracts.items()},
                 "readback": vars(j.readback) if j.readback else None}
             for n, j in sorted(topo.journeys.items())
         },

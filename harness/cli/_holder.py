@@ -78,6 +78,7 @@ class Holder:
             "topology": topo.name, "topology_path": self.held.topology, "runtime": self.held.runtime,
             "mode": str(mesh.mode), "run_id": self.held.run_id, "started": self.held.started,
             "holder_pid": os.getpid(), "logs": str(rt.record.log_dir) if rt.record else "",
+            "override": str(getattr(rt, "override", None) or ""),  # compose: the generated override file
             "toxiproxy": {"url": rt.toxiproxy_url, "version": mesh.toxiproxy.version()},
             "services": services,
             "proxies": [{"edge": p.name, "listen": p.listen, "upstream": p.upstream, "enabled": p.enabled,
@@ -241,6 +242,13 @@ def _start(spec: dict[str, str]) -> tuple[Holder, socket.socket]:
         mesh = Mesh(topology, runtime=spec["runtime"], mode=spec["mode"], detached=True, log=print).start()
     except BaseException:
         path.unlink(missing_ok=True)  # Mesh.start tore the mesh down already
+        raise
+    try:
+        if topology.journeys:
+            mesh.steady_state()  # the baseline gate: a mesh broken at rest is not left up to be faulted
+    except BaseException:
+        mesh.stop()
+        path.unlink(missing_ok=True)
         raise
     holder = Holder(mesh, held, path, Path(spec["log"]))
     holder.run_record.add_process("cascade-holder", os.getpid())  # `cascade cleanup --all` stops the holder too
