@@ -2,6 +2,7 @@
 
 from .chaos import Chaos, Scheduled, flapping
 from .errors import (
+    BrokenAtRest,
     HarnessError,
     InvalidFault,
     InvalidMode,
@@ -34,6 +35,7 @@ from .verdicts import Observation
 __all__ = [
     "BadConfig",
     "Bandwidth",
+    "BrokenAtRest",
     "Chaos",
     "Down",
     "Edge",
@@ -41,6 +43,7 @@ __all__ = [
     "InvalidFault",
     "InvalidMode",
     "InvalidTopology",
+    "Journal",
     "Journey",
     "Kill",
     "Latency",
@@ -58,10 +61,24 @@ __all__ = [
     "Service",
     "Slicer",
     "SlowClose",
+    "Step",
     "Timeout",
     "Topology",
     "UsageError",
     "flapping",
     "load_topology",
     "parse_fault",
+    "run_steps",
 ]
+
+# What an emitted scenario and a journal replay need, imported on first use: they pull in the
+# explorer's machinery (Hypothesis), which `import harness` (and so every pytest run) need not load.
+_LAZY = {"Journal": "journal", "Step": "trial", "run_steps": "journal"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

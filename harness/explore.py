@@ -31,6 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from .errors import HarnessError, UsageError
 from .journal import JOURNAL_DIR, Journal
+from .minimize import FLAKY, confirm_and_minimize, rerun_at_rest
 from .strategies import faults
 from .trial import Check, Trial, explore_config
 
@@ -63,6 +64,7 @@ class Progress:
     failures: int
     faults: tuple[str, ...]
     shrinking: bool
+    classifying: bool = False  # rerunning the shrunk failure: reproducible or flaky, then 1-minimal
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,12 @@ class ExploreResult:
     first_failure_s: float | None
     journal: Journal | None
     journal_path: Path | None
-    flaky: bool = False
+    flaky: bool = False  # it failed once and passed when rerun with the same faults (minimize.py)
+
+    @property
+    def classification(self) -> str:
+        """reproducible, flaky or unconfirmed; "" where nothing failed."""
+        return self.journal.classification if self.journal is not None else ""
 
     @property
     def failed(self) -> bool:
@@ -123,7 +130,7 @@ class Explorer:
     def run(self) -> ExploreResult:
         """Batches of examples until the budget is spent or a failure is found (and shrunk)."""
         self.started = self.clock()
-        machine, flaky, batch = _machine(self), False, 0
+        machine, batch = _machine(self), 0
         with explore_config(self.mesh):
             while self.clock() - self.started < self.budget_s:
                 try:
@@ -132,16 +139,21 @@ class Explorer:
                     raise abort.error from None
                 except _OutOfBudget:
                     break
-                except Flaky:
-                    flaky = True  # the shrunk example passed on its final replay: keep the last one that failed
-                except AssertionError:
-                    pass  # the failure is in self.last_failure, recorded by the example that raised it
+                except (Flaky, AssertionError):
+                    # The failure is in self.last_failure, recorded by the example that raised it.
+                    # Hypothesis's Flaky (its final replay of the shrunk example passed) decides
+                    # nothing: the rerun below does, on the mesh at rest.
+                    pass
                 if self.last_failure is not None:
                     break
                 batch += 1
-        path = self.last_failure.write(self.journal_dir) if self.last_failure else None
+        journal = self.last_failure
+        if journal is not None:
+            self._report(classifying=True)
+            journal = confirm_and_minimize(journal, lambda steps: rerun_at_rest(self.mesh, steps))
+        path = journal.write(self.journal_dir) if journal else None
         return ExploreResult(self.seed, self.examples, self.failing, self.clock() - self.started, self.first_failure_s,
-                             self.last_failure, path, flaky)
+                             journal, path, bool(journal and journal.classification == FLAKY))
 
     def _settings(self) -> settings:
         return settings(max_examples=BATCH, stateful_step_count=self.max_steps, deadline=None, database=self.database,
@@ -202,10 +214,10 @@ class Explorer:
                     self._trial.abandon()
             raise _Abort(exc) from None
 
-    def _report(self) -> None:
-        active = self._trial.active if self._trial is not None else ()
+    def _report(self, *, classifying: bool = False) -> None:
+        active = self._trial.active if self._trial is not None and not classifying else ()
         self.progress(Progress(self.clock() - self.started, self.examples, self.failing,
-                               tuple(f.describe() for f in active), self.failing > 0))
+                               tuple(f.describe() for f in active), self.failing > 0, classifying))
 
 
 def _slug(text: str) -> str:

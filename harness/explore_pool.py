@@ -177,7 +177,8 @@ class _Pool:
                 self.stop.set()  # one failure is enough: the others stop, this one shrinks it
             self.progress(Progress(time.monotonic() - self.started, sum(p.examples for p in self.latest.values()),
                                    sum(p.failures for p in self.latest.values()), payload.faults,
-                                   any(p.shrinking for p in self.latest.values())))
+                                   any(p.shrinking for p in self.latest.values()),
+                                   any(p.classifying for p in self.latest.values())))
         elif kind == "result":
             self.results[worker] = payload
             if payload.failed:

@@ -3,7 +3,9 @@
     .cascade/journals/<topology>-<mode>-<seed>-<n>.json
     {"journal": 1, "topology": {"name", "digest", "path"}, "mode", "runtime", "seed", "found_after_s",
      "message", "steps": [{"action": "inject"|"heal", "fault": {"kind", "target", "params"}, "line"}],
-     "checks": [{"after_step", "kind": "contracts"|"recovery", "faults", "verdicts", "broken"}]}
+     "checks": [{"after_step", "kind": "contracts"|"recovery", "faults", "verdicts", "broken"}],
+     "classification": "reproducible"|"flaky"|"unconfirmed", "rerun": [checks of the confirming rerun],
+     "removals": [{"removed": [step, ...], "still_failed", "seconds"}], "note"}   (the last four optional)
 
 `replay` runs exactly the journal's steps on a mesh of the same topology and mode and compares
 each check's verdicts with the journal's; `scenario_text` writes a test that runs the same
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import UsageError
+from .minimize import Removal
 from .trial import Check, Step, Trial, explore_config
 
 if TYPE_CHECKING:
@@ -45,15 +48,23 @@ class Journal:
     message: str
     steps: tuple[Step, ...]
     checks: tuple[Check, ...]
+    classification: str = ""  # reproducible | flaky | unconfirmed (minimize.py); "" before any rerun
+    rerun: tuple[Check, ...] = ()  # the checks of the rerun that classified it (for a flaky one: the passing run)
+    removals: tuple[Removal, ...] = ()  # every removal tried while minimizing, in order
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "journal": FORMAT,
             "topology": {"name": self.topology_name, "digest": self.topology_digest, "path": self.topology_path},
             "mode": self.mode, "runtime": self.runtime, "seed": self.seed,
             "found_after_s": round(self.found_after_s, 3), "message": self.message,
             "steps": [s.to_dict() for s in self.steps], "checks": [c.to_dict() for c in self.checks],
         }  # fmt: skip
+        if self.classification:
+            out.update(classification=self.classification, rerun=[c.to_dict() for c in self.rerun],
+                       removals=[r.to_dict() for r in self.removals], note=self.note)
+        return out
 
     def write(self, directory: Path = JOURNAL_DIR) -> Path:
         """Write under `directory` as <topology>-<mode>-<seed>-<n>.json (never over an earlier journal)."""
@@ -77,7 +88,11 @@ class Journal:
             topo = data["topology"]
             return cls(topo["name"], topo["digest"], topo["path"], data["mode"], data["runtime"], int(data["seed"]),
                        float(data["found_after_s"]), data["message"],
-                       tuple(Step.from_dict(s) for s in data["steps"]), tuple(Check.from_dict(c) for c in data["checks"]))
+                       tuple(Step.from_dict(s) for s in data["steps"]), tuple(Check.from_dict(c) for c in data["checks"]),
+                       classification=str(data.get("classification", "")),
+                       rerun=tuple(Check.from_dict(c) for c in data.get("rerun", ())),
+                       removals=tuple(Removal.from_dict(r) for r in data.get("removals", ())),
+                       note=str(data.get("note", "")))
         except OSError as exc:
             raise UsageError(f"cannot read journal {str(p)!r}: {exc.strerror or exc}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -151,15 +166,14 @@ def scenario_text(journal: Journal) -> str:
     name = re.sub(r"[^a-z0-9_]+", "_", f"{journal.topology_name}_{journal.mode}_{journal.seed}".lower())
     lines = "\n".join(f"    ({s.action!r}, {s.to_dict()['line']!r})," for s in journal.steps)
     summary = (journal.message.splitlines() or ["a broken contract"])[0].replace('"', "'").replace("\\", "/")
+    klass = f"\nClassified {journal.classification} when found." if journal.classification else ""
     return f'''"""Found by `cascade explore` on {journal.topology_name} (topology {journal.topology_digest}, mode {journal.mode}, seed {journal.seed}).
 
-What broke then: {summary}
+What broke then: {summary}{klass}
 Run with --cascade-mode {journal.mode} to see it fail again; it passes once the mesh keeps its contracts.
 """
 
-from harness.faults import parse_fault
-from harness.journal import run_steps
-from harness.trial import Step
+from harness import Step, parse_fault, run_steps
 
 STEPS = [
 {lines}

@@ -253,6 +253,8 @@ class Trial:
         if rec.recovered:
             self._since_baseline.clear()
             self.mesh.dirty = False  # at baseline: the next reset need not wait for the mesh to settle
+        else:
+            self.mesh.unsettled = True  # it waited already: the next reset starts from fresh processes
         return self._record("recovery", {n: o.verdict for n, o in rec.last.items()}, broken)
 
     def _record(self, kind: str, verdicts: dict[str, str], broken: tuple[str, ...]) -> Check:

@@ -25,7 +25,8 @@ def progress_printer(stream: TextIO, *, every_s: float = 1.0) -> Callable[[Progr
         last[0] = p.seconds
         faults = ", ".join(p.faults) or "none"
         line = (f"{p.seconds:6.1f}s  examples {p.examples}  failures {p.failures}"
-                f"{'  (shrinking)' if p.shrinking else ''}  faults: {faults}")
+                f"{'  (rerunning: reproducible or flaky, then minimal)' if p.classifying else '  (shrinking)' if p.shrinking else ''}"
+                f"  faults: {faults}")
         if tty:
             stream.write("\r\033[K" + line[:200])
         else:
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import random
 
     from ..explore import parse_budget
+    from ..minimize import describe
     from ..explore_pool import ExploreSpec, check_workers, explore
     from ..modes import parse_mode
     from ..topology import load_topology
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "seed": result.seed, "examples": result.examples, "failing_examples": result.failing_examples,
         "seconds": round(result.seconds, 1), "first_failure_s": result.first_failure_s, "flaky": result.flaky,
+        "classification": result.classification or None,
         "journal": str(result.journal_path) if result.journal_path else None,
         "faults": [s.to_dict()["line"] for s in result.journal.steps if s.action == "inject"] if result.journal else [],
         "broken": result.journal.message.splitlines() if result.journal else [],
@@ -68,12 +71,14 @@ def run(args: argparse.Namespace) -> int:
     elif result.journal is None:
         print(f"no failure in {result.examples} examples over {result.seconds:.0f} s (seed {result.seed})")
     else:
-        print(f"FAILURE after {result.first_failure_s:.1f} s ({result.examples} examples, seed {result.seed})"
-              + (" - flaky: the shrunk example did not fail again on replay" if result.flaky else ""))
+        print(f"FAILURE after {result.first_failure_s:.1f} s ({result.examples} examples, seed {result.seed}), "
+              f"{result.classification or 'not rerun'}")
         for step in result.journal.steps:
             print(f"  {step.action:<6} {step.fault.describe()}")
         for line in summary["broken"]:
             print(f"  broke: {line}")
+        for line in describe(result.journal):
+            print(line)
         print(f"journal: {result.journal_path}\nreplay:  cascade replay {result.journal_path}")
     return 1 if result.failed else 0
 
