@@ -5,7 +5,9 @@
                        └─> leftovers: processes that outlived pytest (we are their subreaper,
                            so an orphan comes back to us), their listening sockets, state files
                            of dead runners, compose projects that appeared and stayed
-    flakes = tests whose outcome differed between runs
+    reproducible = tests that failed in every run they ran in
+    flaky        = tests that failed in one run and passed in another (never counted as a pass)
+    flakes       = tests whose outcome differed between runs at all (flaky, or run in some runs only)
 
 `flakes`, `trend` and `render` are pure; `run_soak` is the loop that starts the subprocesses.
 """
@@ -26,7 +28,7 @@ from .errors import ProvisionError, UsageError
 from .runstate import RunRecord, kill_group, process_start_ticks
 from .verify import parse_junit
 
-__all__ = ["RunSample", "SoakReport", "flakes", "listening_sockets", "render", "run_soak", "trend"]
+__all__ = ["RunSample", "SoakReport", "failure_class", "flakes", "listening_sockets", "render", "run_soak", "trend"]
 
 # Every sample walks /proc; at 20 Hz that was CPU taken from the 2-core mesh under test and
 # coincided with timing flakes. Peaks over a run of tens of seconds need no finer grain.
@@ -59,13 +61,21 @@ class SoakReport:
     def flakes(self) -> dict[str, tuple[str, ...]]:
         return flakes([r.outcomes for r in self.runs])
 
+    def failures(self, klass: str) -> dict[str, tuple[str, ...]]:
+        """Test id -> its outcome in each run, for the tests whose failures are of `klass` (see failure_class)."""
+        runs = [r.outcomes for r in self.runs]
+        ids = sorted(set().union(*(set(r) for r in runs))) if runs else []
+        per_test = {t: tuple(r.get(t, "-") for r in runs) for t in ids}
+        return {t: outs for t, outs in per_test.items() if failure_class(outs) == klass}
+
     @property
     def leftovers(self) -> list[str]:
         return [f"run {r.run}: {line}" for r in self.runs for line in r.leftovers]
 
     @property
     def ok(self) -> bool:
-        return bool(self.runs) and not self.flakes and not self.leftovers and all(r.outcomes for r in self.runs)
+        return (bool(self.runs) and not self.flakes and not self.failures("reproducible") and not self.leftovers
+                and all(r.outcomes for r in self.runs))
 
 
 def flakes(runs: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -73,6 +83,14 @@ def flakes(runs: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
     ids = sorted(set().union(*(set(r) for r in runs))) if runs else []
     per_test = {t: tuple(r.get(t, "-") for r in runs) for t in ids}
     return {t: outs for t, outs in per_test.items() if len(set(outs)) > 1}
+
+
+def failure_class(outcomes: Sequence[str]) -> str:
+    """'reproducible' if a test failed in every run it ran in, 'flaky' if it failed and passed, else ''."""
+    ran = [o for o in outcomes if o in ("pass", "fail")]
+    if "fail" not in ran:
+        return ""
+    return "flaky" if "pass" in ran else "reproducible"
 
 
 def trend(values: Sequence[float]) -> str:
@@ -91,6 +109,9 @@ def render(report: SoakReport) -> str:
         lines.append(f"{r.run:>3}  {r.exit_code:>4}  {r.seconds:>7.1f}  {len(r.outcomes):>5}  {failed:>6}  "
                      f"{r.peak_processes:>10}  {r.peak_fds:>8}  {r.peak_rss_mb:>11.1f}  {len(r.leftovers)}")
     lines.append("")
+    for klass, why in (("reproducible", "failed in every run"), ("flaky", "failed, and passed when run again")):
+        found = report.failures(klass)
+        lines.append(f"{klass}: {len(found)} ({why})" + "".join(f"\n  {t}: {' '.join(o)}" for t, o in sorted(found.items())))
     found = report.flakes
     lines.append(f"flakes: {len(found)}" + "".join(f"\n  {t}: {' '.join(o)}" for t, o in sorted(found.items())))
     lines.append(f"leftovers: {len(report.leftovers)}" + "".join(f"\n  {line}" for line in report.leftovers))
