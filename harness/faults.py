@@ -363,7 +363,8 @@ def fault_from_spec(kind: str, target: str, **params: Any) -> Any:
             raise InvalidFault(f"{cls.kind} has no parameter {key!r}; it takes: {', '.join(accepted) or 'no parameters'}")
     for f in fields(cls):
         if f.default is MISSING and f.default_factory is MISSING and f.name not in params and f.name in accepted:
-            raise InvalidFault(f"{cls.kind} needs {f.name}=, e.g. '{cls.kind} {target or 'a->b'} {f.name}=100'")
+            raise InvalidFault(f"{cls.kind} needs {f.name}=, e.g. {{example}}",
+                               example=(cls.kind, target or "a->b", f"{f.name}=100"))
     return cls(target, **params)
 
 
@@ -383,7 +384,7 @@ def parse_fault(text: str) -> Any:
     except ValueError as exc:
         raise InvalidFault(f"cannot read fault {text!r}: {exc}") from None
     if not words:
-        raise InvalidFault("an empty fault; write e.g. 'latency timeline->media ms=2000' or 'kill timeline'")
+        raise InvalidFault("an empty fault; write e.g. {example}", example=("latency", "timeline->media", "ms=2000"))
     target: list[str] = []
     params: dict[str, Any] = {}
     for word in words[1:]:

@@ -25,11 +25,16 @@ The fault stays until `cascade heal` or `cascade down`.
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InvalidFault
     from ..faults import parse_fault
     from ..paths import state_dir
     from ._held import call, find_held
 
-    fault = parse_fault(shlex.join([args.fault, args.target, *args.params]))  # checked before the mesh is asked
+    try:  # checked before the mesh is asked
+        fault = parse_fault(shlex.join([args.fault, args.target, *args.params]))
+    except InvalidFault as exc:  # its example in this command's word order: TARGET first
+        raise exc.respelled(lambda kind, target, rest: " ".join(
+            w for w in ("cascade inject", shlex.quote(target), kind, rest) if w)) from None
     held, _path = find_held(state_dir(), held_name(args))
     rec = call(held, "inject", kind=fault.kind, target=fault.target, params=fault.params())
     if args.json:

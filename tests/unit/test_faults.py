@@ -443,7 +443,7 @@ def test_parse_fault(text, expected):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "an empty fault; write e.g. 'latency timeline->media ms=2000' or 'kill timeline'"),
+        ("", "an empty fault; write e.g. 'latency timeline->media ms=2000'"),
         (
             "latncy timeline->media ms=1",
             "unknown fault kind 'latncy'; kinds are: latency, bandwidth, slow_close, timeout, reset_peer, "
