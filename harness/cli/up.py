@@ -106,7 +106,10 @@ def _summary(st: dict[str, Any], seconds: float, steps: list[str]) -> str:
              + f" ({st['runtime']}, {st['mode']}) in {seconds:.1f} s; it stays up until `cascade down`", ""]
     lines += [f"  {s['name']:<{width}}  {s['url']}" + (f"  pid {s['pid']}" if s["pid"] else "") for s in st["services"]]
     lines += ["", f"  toxiproxy API  {st['toxiproxy']['url']}  (v{st['toxiproxy']['version']}), "
-                  f"{len(st['proxies'])} {'proxy' if len(st['proxies']) == 1 else 'proxies'}, one per edge", f"  logs           {st['logs']}", "", "try:"]
+                  f"{len(st['proxies'])} {'proxy' if len(st['proxies']) == 1 else 'proxies'}, one per edge", f"  logs           {st['logs']}"]
+    if st.get("override"):  # compose: what Cascade changed in the user's file, said at the file's top
+        lines += [f"  override       {st['override']}  (its first lines say what it changes in your compose file)"]
+    lines += ["", "try:"]
     lines += [f"  {step}" for step in steps]
     return "\n".join(lines)
 

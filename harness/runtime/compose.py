@@ -46,6 +46,7 @@ from .compose_plan import (
     TOXIPROXY_SERVICE,
     build_override,
     compose_command,
+    override_header,
     proxy_specs,
 )
 from .health import health_error, restart_unhealthy, wait_until_healthy
@@ -228,8 +229,9 @@ class ComposeRuntime:
         self.record = RunRecord.create(self.state_dir, detached=self.detached)
         self.project = f"cascade-{self.record.run_id}"
         self.override = self.record.dir / "compose.override.yaml"
-        # JSON is YAML, so both compose versions read it and no YAML library is needed.
-        self.override.write_text(json.dumps(build_override(
+        # JSON is YAML, so both compose versions read it and no YAML library is needed; the comment
+        # at its top says exactly what it changes in the user's file.
+        self.override.write_text(override_header(topo, self.compose_file) + json.dumps(build_override(
             topo, self.mode, self.secret, self.container_proxy_ports,
             toxiproxy_image=self.toxiproxy_image, publish_proxies=self.publish_proxies), indent=1))
         self.record.add_resource(kind="compose", project=self.project, command=list(self.command),

@@ -14,6 +14,7 @@ from harness.runtime.compose_plan import (
     TOXIPROXY_SERVICE,
     build_override,
     compose_command,
+    override_header,
     proxy_specs,
 )
 from harness.topology import load_topology
@@ -112,3 +113,18 @@ def test_a_missing_compose_says_how_to_get_one(tmp_path):
 def test_a_bad_forced_compose_is_named(tmp_path):
     with pytest.raises(UsageError, match="'v3'"):
         compose_command({"PATH": str(tmp_path), "CASCADE_COMPOSE": "v3"})
+
+
+def test_the_overrides_header_names_every_variable_it_sets_and_nothing_it_does_not():
+    import json
+
+    header = override_header(TOPOLOGY, "docker/compose.yaml")
+    assert all(line.startswith("# ") for line in header.splitlines())
+    set_vars = {var for svc in override().values() for var in svc.get("environment", {})}
+    edge_vars = {e.env for e in TOPOLOGY.edges.values()}
+    for var in set_vars - edge_vars:  # every other variable it sets is named in the header
+        assert var in header, f"{var} is set by the override but not named at its top"
+    assert "over any value your file gives" in header and "every other variable stay yours" in header
+    # the header is YAML comments in front of the JSON document: both compose versions read it
+    text = header + json.dumps({"services": override()})
+    assert json.loads(text.split("\n", len(header.splitlines()))[-1]) == {"services": override()}
