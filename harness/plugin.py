@@ -186,8 +186,6 @@ def chaos(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[Chaos]:
             _write_allure(request, c)
 
 
-
-
 @pytest.hookimpl(wrapper=True, trylast=True)  # innermost: JUnit and Allure read the report after this
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
