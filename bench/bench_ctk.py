@@ -67,7 +67,7 @@ def ensure_venv() -> Path:
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
             f.write(pins)
             f.flush()
-            subprocess.run([str(uv), "pip", "sync", "-q", "--python", str(python), "--require-hashes", f.name],
+            subprocess.run([str(uv), "pip", "sync", "-q", "--compile-bytecode", "--python", str(python), "--require-hashes", f.name],
                            check=True)
         stamp.write_text(want)
     return python
