@@ -63,10 +63,8 @@ class SoakReport:
 
     def failures(self, klass: str) -> dict[str, tuple[str, ...]]:
         """Test id -> its outcome in each run, for the tests whose failures are of `klass` (see failure_class)."""
-        runs = [r.outcomes for r in self.runs]
-        ids = sorted(set().union(*(set(r) for r in runs))) if runs else []
-        per_test = {t: tuple(r.get(t, "-") for r in runs) for t in ids}
-        return {t: outs for t, outs in per_test.items() if failure_class(outs) == klass}
+        return {t: outs for t, outs in _per_test([r.outcomes for r in self.runs]).items()
+                if failure_class(outs) == klass}
 
     @property
     def leftovers(self) -> list[str]:
@@ -80,9 +78,13 @@ class SoakReport:
 
 def flakes(runs: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
     """Test id -> its outcome in each run ('-' where it did not run), for tests that differed."""
+    return {t: outs for t, outs in _per_test(runs).items() if len(set(outs)) > 1}
+
+
+def _per_test(runs: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Test id -> its outcome in each run, '-' where it did not run, by test id."""
     ids = sorted(set().union(*(set(r) for r in runs))) if runs else []
-    per_test = {t: tuple(r.get(t, "-") for r in runs) for t in ids}
-    return {t: outs for t, outs in per_test.items() if len(set(outs)) > 1}
+    return {t: tuple(r.get(t, "-") for r in runs) for t in ids}
 
 
 def failure_class(outcomes: Sequence[str]) -> str:
