@@ -13,8 +13,9 @@ def load(mesh: Mesh):
     """Start a bounded background load: `load("login", "home", rate_per_s=40, duration_s=2)`."""
     started: list[Load] = []
 
-    def start(*journeys: str, rate_per_s: float = 40, duration_s: float = 2.0) -> Load:
-        lo = Load(mesh, journeys, rate_per_s=rate_per_s, duration_s=duration_s)
+    def start(*journeys: str, rate_per_s: float = 40, duration_s: float = 2.0,
+              until_acked: int | None = None) -> Load:
+        lo = Load(mesh, journeys, rate_per_s=rate_per_s, duration_s=duration_s, until_acked=until_acked)
         lo.start()
         started.append(lo)
         return lo

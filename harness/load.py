@@ -8,6 +8,12 @@
 Open loop: requests go out on schedule whether or not earlier ones have answered (a slow
 dependency must not slow the load down, or the load would hide the very pile-up it is there
 to show). Rate, duration and total count are capped, so a typo cannot flood the machine.
+
+A test that judges writes needs enough of them acknowledged, however long recovery took on a
+slow machine: `until_acked=10` keeps the load going past `duration_s`, at the same rate, until
+ten writes of the first journey are acknowledged, for at most `until_acked_within_s` more.
+
+    posting = Load(mesh, ["post"], rate_per_s=10, duration_s=3, until_acked=10)
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ class Load:
     """Runs journeys round-robin at `rate_per_s` for `duration_s` in the background."""
 
     def __init__(self, mesh: Mesh, journeys: Sequence[str], *, rate_per_s: float, duration_s: float,
+                 until_acked: int | None = None, until_acked_within_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not journeys:
             raise UsageError("Load needs at least one journey")
@@ -87,7 +94,14 @@ class Load:
             raise UsageError(f"Load.rate_per_s must be in (0, {MAX_RATE_PER_S:.0f}], got {rate_per_s!r}")
         if not 0 < duration_s <= MAX_DURATION_S:
             raise UsageError(f"Load.duration_s must be in (0, {MAX_DURATION_S:.0f}], got {duration_s!r}")
+        if until_acked is not None and not 0 < until_acked <= MAX_REQUESTS:
+            raise UsageError(f"Load.until_acked must be in (0, {MAX_REQUESTS}], got {until_acked!r}")
+        if not 0 < until_acked_within_s <= MAX_DURATION_S:
+            raise UsageError(f"Load.until_acked_within_s must be in (0, {MAX_DURATION_S:.0f}], "
+                             f"got {until_acked_within_s!r}")
         self.total = min(MAX_REQUESTS, max(1, int(rate_per_s * duration_s)))
+        self.until_acked, self.duration_s = until_acked, duration_s
+        self.until_acked_within_s = until_acked_within_s
         self.mesh, self.journeys, self.rate, self.clock = mesh, list(journeys), rate_per_s, clock
         self.samples: list[LoadSample] = []
         self._lock = threading.Lock()
@@ -115,15 +129,26 @@ class Load:
         """Wait until every scheduled request has been sent and answered."""
         self._thread.join()
 
+    def _wants_more(self, i: int) -> bool:
+        """Whether request `i` goes out: within the count, or still short of `until_acked`."""
+        if i < self.total:
+            return True
+        if self.until_acked is None or i >= MAX_REQUESTS:
+            return False
+        over = self.clock() - self.started_at - self.duration_s
+        return over < self.until_acked_within_s and len(self.acked(self.journeys[0])) < self.until_acked
+
     def _run(self) -> None:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cascade-load") as pool:
-            for i in range(self.total):
+            i = 0
+            while self._wants_more(i):
                 delay = self.started_at + i / self.rate - self.clock()
                 if delay > 0 and self._stop.wait(delay):
                     break
                 if self._stop.is_set():
                     break
                 pool.submit(self._one, self.journeys[i % len(self.journeys)])
+                i += 1
 
     def _one(self, name: str) -> None:
         at = self.clock()
