@@ -20,10 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .apply import apply_fault
 from .assertions import ChaosAssertions
 from .errors import HarnessError, InvalidFault, RevertFailed
-from .faults import drain_s
+from .faults.base import Fault, apply_fault
 from .observe import Recovery, run_journeys
 from .topology import parse_edge_name
 from .verdicts import Observation, worse
@@ -55,7 +54,7 @@ class TimelineEvent:
 class Scheduled:
     """A fault applied `at` seconds into a schedule and reverted `for_` seconds later."""
 
-    fault: Any
+    fault: Fault
     at: float = 0.0
     for_: float = 1.0
 
@@ -66,7 +65,7 @@ class Scheduled:
                 raise InvalidFault(f"Scheduled.{name} must be a number of seconds >= 0, got {value!r}")
 
 
-def flapping(fault: Any, *, start: float = 0.0, down_s: float, up_s: float, times: int) -> list[Scheduled]:
+def flapping(fault: Fault, *, start: float = 0.0, down_s: float, up_s: float, times: int) -> list[Scheduled]:
     """The same fault on and off `times` times: a flapping dependency."""
     if times < 1:
         raise InvalidFault(f"flapping.times must be >= 1, got {times}")
@@ -75,7 +74,7 @@ def flapping(fault: Any, *, start: float = 0.0, down_s: float, up_s: float, time
 
 @dataclass
 class _Active:
-    fault: Any
+    fault: Fault
     undo: Callable[[], None]
     abandoned: int | None = None  # calls its edge's caller had given up on when it was applied (None: unknown)
 
@@ -112,7 +111,7 @@ class Chaos(ChaosAssertions):
     # -- one-shot injection ------------------------------------------------------
 
     @contextlib.contextmanager
-    def inject(self, *faults: Any) -> Iterator[Chaos]:
+    def inject(self, *faults: Fault) -> Iterator[Chaos]:
         """Apply every fault (all validated first); revert them all when the block ends."""
         self.validate(*faults)
         applied: list[_Active] = []
@@ -131,7 +130,7 @@ class Chaos(ChaosAssertions):
             missing = [n for n in self.mesh.topology.journeys if n not in self.during]
         return run_journeys(self.mesh, missing) if missing else {}
 
-    def apply(self, fault: Any) -> None:
+    def apply(self, fault: Fault) -> None:
         """Apply a fault that stays until `revert_all()` (the fixture's teardown at the latest)."""
         self.validate(fault)
         self._apply(fault)
@@ -148,7 +147,7 @@ class Chaos(ChaosAssertions):
             leftovers = list(reversed(self._active))
         self._revert_many(leftovers)
 
-    def revert(self, touching: Callable[[tuple[str, ...]], bool] = lambda _targets: True) -> tuple[Any, ...]:
+    def revert(self, touching: Callable[[tuple[str, ...]], bool] = lambda _targets: True) -> tuple[Fault, ...]:
         """Revert the active faults whose targets satisfy `touching` (all by default), newest first.
 
         Returns them; raises RevertFailed like `revert_all` (what failed is forgotten either way).
@@ -159,7 +158,7 @@ class Chaos(ChaosAssertions):
         return tuple(a.fault for a in chosen)
 
     @property
-    def active(self) -> tuple[Any, ...]:
+    def active(self) -> tuple[Fault, ...]:
         with self._lock:
             return tuple(a.fault for a in self._active)
 
@@ -191,13 +190,9 @@ class Chaos(ChaosAssertions):
 
     # -- internals -------------------------------------------------------------------
 
-    def targets(self, fault: Any) -> tuple[str, ...]:
-        """The edges and services `fault` touches; a bad config push touches the config service too."""
-        topo = self.mesh.topology
-        targets = tuple(fault.edges(topo)) + tuple(fault.services(topo))
-        if fault.kind == "bad_config" and topo.config_service:
-            targets += (topo.config_service,)  # a bad push reaches everyone who reads the config
-        return targets
+    def targets(self, fault: Fault) -> tuple[str, ...]:
+        """The edges and services `fault` touches (a bad config push: the config service)."""
+        return fault.targets(self.mesh.topology)
 
     def _on_observation(self, obs: Observation, body: bytes) -> None:
         with self._lock:
@@ -216,19 +211,19 @@ class Chaos(ChaosAssertions):
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             self.counters_before = dict(zip(names, pool.map(self.mesh.counters, names)))
 
-    def _event(self, action: str, fault: Any, detail: str = "") -> None:
+    def _event(self, action: str, fault: Fault, detail: str = "") -> None:
         targets = self.targets(fault)
         ev = TimelineEvent(self.clock() - self.t0, action, fault.describe(), fault.kind, targets, detail, fault)
         with self._lock:
             self.timeline.append(ev)
 
-    def _apply(self, fault: Any) -> _Active:
+    def _apply(self, fault: Fault) -> _Active:
         self.mesh.dirty = True  # the next reset waits for the mesh to settle
         if self.observe and not self.timeline:
             self._snapshot_counters()
         # Counted before the fault is in place: nothing can have been given up on through it yet,
         # and the caller answers at its usual speed.
-        abandoned = self._abandoned(fault) if drain_s(fault) else None
+        abandoned = self._abandoned(fault) if fault.drain_s() else None
         try:
             undo = apply_fault(self.mesh, fault)
         except BaseException as exc:
@@ -237,9 +232,9 @@ class Chaos(ChaosAssertions):
         active = _Active(fault, undo, abandoned)
         with self._lock:
             for other in self._active:  # a delaying toxic whose connections this fault closes may hold their data
-                if _closes_connections(fault, other.fault.target):
+                if fault.closes_connections(other.fault.target):
                     other.abandoned = None
-            if any(_closes_connections(a.fault, fault.target) for a in self._active):
+            if any(a.fault.closes_connections(fault.target) for a in self._active):
                 active.abandoned = None
             self._active.append(active)
         self._event("applied", fault)
@@ -269,7 +264,7 @@ class Chaos(ChaosAssertions):
 
     # -- draining a delaying toxic before it is removed -------------------------------
 
-    def _abandoned(self, fault: Any) -> int | None:
+    def _abandoned(self, fault: Fault) -> int | None:
         """How many calls across the fault's edge its caller has given up on so far (None: cannot tell)."""
         caller, callee = parse_edge_name(fault.target)
         failures = self.mesh.counters(caller).get("failures")
@@ -281,27 +276,17 @@ class Chaos(ChaosAssertions):
         """Wait until data `a`'s toxic may still hold has left it, unless no caller gave up on the edge.
 
         Toxiproxy can hang for good removing a toxic that holds data for a connection its caller
-        closed (Shopify/toxiproxy#558; `drain_s`). When the edge's caller shows no timeout or
+        closed (Shopify/toxiproxy#558; `ToxicFault.drain_s`). When the edge's caller shows no timeout or
         cancelled call to the callee since the fault was applied, and nothing that closes
         connections on the edge was active meanwhile, every delayed chunk has a live reader and
         the toxic can go at once.
         """
-        wait = self.mesh.quiet_since + drain_s(a.fault) - time.monotonic()
+        wait = self.mesh.quiet_since + a.fault.drain_s() - time.monotonic()
         if wait <= 0:
             return
         if a.abandoned is not None and self._abandoned(a.fault) == a.abandoned:
             return
         time.sleep(wait)
-
-
-_CLOSING_TOXICS = frozenset({"down", "reset_peer", "limit_data", "timeout"})
-
-
-def _closes_connections(fault: Any, edge: str) -> bool:
-    """Whether `fault` may close connections across `edge` by itself (any process fault or partition may)."""
-    if fault.category == "process" or fault.kind == "partition":
-        return True
-    return fault.kind in _CLOSING_TOXICS and fault.target == edge
 
 
 class _Schedule:

@@ -25,12 +25,15 @@ e.g. the code-467 JSON on a 403) breaks the contract unless `Contract.allow_leak
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping, MutableMapping
 
 from .blast import BlastRadius, blast_radius
 from .errors import UsageError
 from .topology import NEVER_ACCEPTABLE, VERDICTS, Journey, Topology
 from .verdicts import Observation
+
+if TYPE_CHECKING:
+    from .faults.base import Fault
 
 __all__ = [
     "Contract",
@@ -132,15 +135,15 @@ def contract_for(
                     frozen_entry=j.service if j.service in frozen else "")
 
 
-def frozen_by(faults: Iterable[Any]) -> frozenset[str]:
-    """The services `faults` freeze (Pause): a journey entering at one cannot be answered by anyone.
+def frozen_by(faults: Iterable[Fault]) -> frozenset[str]:
+    """The services `faults` freeze (Pause; any kind with `freezes_service`): a journey entering at one cannot be answered by anyone.
 
     A journey's client talks to its entry service directly, with no proxy or load balancer in
     between that could answer for it, so while that process is stopped the client waits: hung,
     whatever the mesh's resilience. Every other journey through the frozen service is judged as
     usual (its callers must time out and degrade).
     """
-    return frozenset(f.target for f in faults if getattr(f, "kind", None) == "pause")
+    return frozenset(f.target for f in faults if getattr(f, "freezes_service", False))
 
 
 def acceptable(

@@ -36,6 +36,7 @@ from .strategies import faults
 from .trial import Check, Trial, explore_config
 
 if TYPE_CHECKING:
+    from .faults.base import Fault
     from .mesh import Mesh
 
 __all__ = ["DATABASE_DIR", "ExploreResult", "Explorer", "Progress", "parse_budget"]
@@ -234,7 +235,7 @@ def _machine(explorer: Explorer) -> type[RuleBasedStateMachine]:
 
         @precondition(lambda self: len(self.trial.active) < MAX_ACTIVE)
         @rule(fault=explorer.faults)
-        def inject(self, fault: Any) -> None:
+        def inject(self, fault: Fault) -> None:
             if self.trial.can_inject(fault):
                 explorer.act(lambda: self.trial.inject(fault))
 

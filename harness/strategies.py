@@ -1,7 +1,7 @@
 """Hypothesis strategies over a topology: faults, fault schedules and bad config documents (pure).
 
-    edge_faults(topology)          every Toxiproxy toxic and Down, on every edge, with bounded parameters
-    process_faults(topology)       Kill, Pause, Restart on every service; Partition of every service with edges
+    edge_faults(topology)          every kind of the "network" family (each Toxiproxy toxic and Down) on every edge
+    process_faults(topology)       the "process" family: Kill, Pause, Restart of every service; Partition
     faults(topology)               any of the above, the family drawn by FAULT_FAMILY_WEIGHTS
     schedules(topology)            faults placed on a bounded timeline: Scheduled(fault, at=, for_=)
     bad_configs(document)          BadConfig pushes derived from a config document's own shape
@@ -15,6 +15,9 @@ millisecond under a timeout) that a replay on a slightly faster machine passes. 
 is always 1 and jitter 0: a toxic that hits a random share of connections, or a random
 delay, would make a failing example pass on replay, and it could be neither shrunk nor
 reproduced.
+
+Each fault kind says how it is drawn (`FaultKind.draw`, in harness/faults/); a kind registered
+later joins its family here with no change to this module.
 
 Bad configs never name a service's keys: they are derived from the document the config
 service serves, by kind:
@@ -35,23 +38,9 @@ from typing import Any, Iterator, Mapping
 from hypothesis import strategies as st
 
 from .chaos import Scheduled
-from .config_faults import BadConfig
 from .errors import UsageError
-from .faults import (
-    DIRECTIONS,
-    Bandwidth,
-    Down,
-    Kill,
-    Latency,
-    LimitData,
-    Partition,
-    Pause,
-    ResetPeer,
-    Restart,
-    Slicer,
-    SlowClose,
-    Timeout,
-)
+from .faults.base import FAULT_KINDS, DrawContext, Fault, kinds_in_family
+from .faults.config import BadConfig
 from .topology import Topology
 
 __all__ = [
@@ -70,8 +59,11 @@ __all__ = [
 ]
 
 EDGE_FAULT_KINDS = ("down", "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
+"""The built-in network kinds, in draw order (strongest first); kinds registered later follow them."""
 PROCESS_FAULT_KINDS = ("kill", "pause", "restart", "partition")
+"""The built-in process kinds, in draw order; kinds registered later follow them."""
 FAULT_FAMILY_WEIGHTS = {"network": 2, "process": 1, "config": 1}  # how often faults() draws from each family
+OTHER_FAMILY_WEIGHT = 1  # a family only registered kinds bring
 BAD_CONFIG_KINDS = ("malformed", "wrong_type", "missing_section", "boundary", "dangling")
 DEFAULT_HORIZON_MS = 1_000  # for a topology without journeys
 TIME_STEP_S = 0.05  # schedule times are multiples of this: readable, and they shrink towards 0
@@ -83,72 +75,64 @@ def horizon_ms(topology: Topology) -> int:
     return max((j.budget_ms for j in topology.journeys.values()), default=DEFAULT_HORIZON_MS)
 
 
-def fault_key(fault: Any, config_service: str | None = None) -> tuple[str, str]:
+def fault_key(fault: Fault, config_service: str | None = None) -> tuple[str, str]:
     """What two faults must not share to be active at once: a toxic kind on one edge, or one service's process.
 
-    Given the topology's `config_service`, a bad config push takes that service's process key: a
-    push and the rollback that reverts it need the config service answering, so no push overlaps
-    a Kill, Pause or Restart of it, and no two pushes overlap (healed in the other order, the
-    first one's rollback would bring the second back).
+    Each kind says (`exclusive_key`); given the topology's `config_service`, a bad config push
+    takes that service's process key.
     """
-    if fault.kind == "bad_config" and config_service:
-        return ("process", config_service)
-    return ("process", fault.target) if fault.category == "process" else (fault.kind, fault.target)
+    return fault.exclusive_key(config_service)
 
 
-def _levels(top: int, *, zero_first: bool = False) -> st.SearchStrategy[int]:
-    """`top` halved four times, and 0: strongest first, so Hypothesis shrinks a delay towards the strongest."""
-    levels = [*sorted({max(1, top >> i) for i in range(5)}, reverse=True), 0]
-    return st.sampled_from(levels[-1:] + levels[:-1] if zero_first else levels)
+def _chosen(family: str, kinds: tuple[str, ...] | None, preferred: tuple[str, ...], owner: str) -> tuple[str, ...]:
+    """`kinds` checked against the family's registered kinds (None: all of them)."""
+    members = kinds_in_family(family, preferred)
+    chosen = members if kinds is None else tuple(kinds)
+    unknown = [k for k in chosen if k not in members]
+    if unknown or not chosen:
+        raise UsageError(f"{owner}: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
+                         f"kinds are: {', '.join(members)}")
+    return chosen
 
 
-def _toxic(edge: str, kind: str, top: int) -> st.SearchStrategy[Any]:
-    """One toxic kind on one edge, its times levels up to `top` ms (Down has no parameters)."""
-    direction = st.sampled_from(sorted(DIRECTIONS))  # "both" first: the strongest
-    if kind == "latency":
-        return st.builds(lambda ms, d: Latency(edge, ms=ms, direction=d), _levels(top), direction)
-    if kind == "bandwidth":
-        return st.builds(lambda kbps, d: Bandwidth(edge, kbps=kbps, direction=d), st.sampled_from([8, 64, 512, 4_096]),
-                         direction)
-    if kind == "slicer":
-        return st.builds(lambda avg, half, delay, d: Slicer(edge, avg_bytes=avg, variation=avg // 2 if half else 0,
-                                                             delay_us=delay, direction=d),
-                         st.sampled_from([1, 16, 256]), st.booleans(), st.sampled_from([1_000, 100, 0]),
-                         direction)
-    if kind == "limit_data":
-        return st.builds(lambda n, d: LimitData(edge, bytes_=n, direction=d), st.sampled_from([0, 64, 512, 4_096]),
-                         direction)
-    if kind == "down":
-        return st.just(Down(edge))
-    if kind == "slow_close":
-        return st.builds(lambda ms, d: SlowClose(edge, ms=ms, direction=d), _levels(top), direction)
-    cls = {"timeout": Timeout, "reset_peer": ResetPeer}[kind]  # 0 is their strongest: at once, or never closing
-    return st.builds(lambda ms, d: cls(edge, ms=ms, direction=d), _levels(top, zero_first=True), direction)
+def _family(ctx: DrawContext, family: str, kinds: tuple[str, ...] | None,
+            preferred: tuple[str, ...], owner: str) -> st.SearchStrategy[Any]:
+    """One strategy over `kinds` of `family` (all of them by default), each kind's draws in order.
+
+    Kinds that draw from a finite list (process faults) are drawn together with `sampled_from`,
+    which shrinks towards the first; strategies (toxics, with parameters) are joined by `one_of`,
+    which flattens one branch per edge and kind.
+    """
+    chosen = _chosen(family, kinds, preferred, owner)
+    listed: list[Any] = []
+    drawn: list[st.SearchStrategy[Any]] = []
+    for kind in chosen:
+        made = FAULT_KINDS[kind].draw(ctx)  # type: ignore[attr-defined]
+        if made is None:
+            continue
+        if isinstance(made, st.SearchStrategy):
+            drawn.append(made)
+        else:
+            listed.extend(made)
+    if listed:
+        drawn.append(st.sampled_from(listed))
+    if not drawn:
+        raise UsageError(f"{owner}: topology {ctx.topology.name!r} has nothing for kinds {', '.join(chosen)} to act on")
+    return drawn[0] if len(drawn) == 1 else st.one_of(*drawn)
 
 
-def edge_faults(topology: Topology, *, kinds: tuple[str, ...] = EDGE_FAULT_KINDS) -> st.SearchStrategy[Any]:
-    """Every network fault kind in `kinds` on every edge of `topology`."""
-    unknown = [k for k in kinds if k not in EDGE_FAULT_KINDS]
-    if unknown or not kinds:
-        raise UsageError(f"edge_faults: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
-                         f"kinds are: {', '.join(EDGE_FAULT_KINDS)}")
+def edge_faults(topology: Topology, *, kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[Any]:
+    """Every kind of the network family (`kinds`, default all) on every edge of `topology`."""
+    _chosen("network", kinds, EDGE_FAULT_KINDS, "edge_faults")
     if not topology.edges:
         raise UsageError(f"topology {topology.name!r} declares no edges: there is nothing to fault on the network")
-    top = horizon_ms(topology)
-    edges = sorted(topology.edges)
-    return st.one_of(*(_toxic(e, k, top) for k in kinds for e in edges))
+    return _family(DrawContext(topology, horizon_ms(topology)), "network", kinds, EDGE_FAULT_KINDS, "edge_faults")
 
 
-def process_faults(topology: Topology, *, kinds: tuple[str, ...] = PROCESS_FAULT_KINDS) -> st.SearchStrategy[Any]:
-    """Kill, Pause, Restart of every service, and Partition of every service that has edges."""
-    unknown = [k for k in kinds if k not in PROCESS_FAULT_KINDS]
-    if unknown or not kinds:
-        raise UsageError(f"process_faults: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
-                         f"kinds are: {', '.join(PROCESS_FAULT_KINDS)}")
-    services = sorted(topology.services)
-    makers = {"kill": Kill, "pause": Pause, "restart": Restart, "partition": Partition}
-    options = [makers[k](s) for k in kinds for s in services if k != "partition" or topology.edges_of(s)]
-    return st.sampled_from(options)
+def process_faults(topology: Topology, *, kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[Any]:
+    """Kill, Pause, Restart of every service, and Partition of every service that has edges (the process family)."""
+    return _family(DrawContext(topology, horizon_ms(topology)), "process", kinds, PROCESS_FAULT_KINDS,
+                   "process_faults")
 
 
 def faults(topology: Topology, *, process: bool = True, config_document: Mapping[str, Any] | None = None,
@@ -162,15 +146,31 @@ def faults(topology: Topology, *, process: bool = True, config_document: Mapping
     config push, the incident this project is built around, hardly more often. Network faults
     come first so Hypothesis shrinks towards them (they are the cheapest to apply and to revert).
     """
+    ctx = DrawContext(topology, horizon_ms(topology), config_document, config_kinds)
     families: dict[str, st.SearchStrategy[Any]] = {"network": edge_faults(topology)}
     if process:
         families["process"] = process_faults(topology)
     if config_document is not None and topology.config_service:
-        families["config"] = bad_configs(config_document, kinds=config_kinds)
+        families["config"] = _family(ctx, "config", None, (), "faults")
+    for family in _other_families():
+        try:
+            families[family] = _family(ctx, family, None, (), "faults")
+        except UsageError:
+            continue  # nothing of it applies to this topology
     if len(families) == 1:
         return families["network"]
-    weighted = [name for name in families for _ in range(FAULT_FAMILY_WEIGHTS[name])]
+    weighted = [name for name in families for _ in range(FAULT_FAMILY_WEIGHTS.get(name, OTHER_FAMILY_WEIGHT))]
     return st.sampled_from(weighted).flatmap(families.__getitem__)
+
+
+def _other_families() -> list[str]:
+    """Families only registered kinds bring, in registration order."""
+    seen: list[str] = []
+    for cls in FAULT_KINDS.values():
+        family = getattr(cls, "family", "") or getattr(cls, "category", "")
+        if family not in FAULT_FAMILY_WEIGHTS and family not in seen:
+            seen.append(family)
+    return seen
 
 
 def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | None = None,
@@ -188,7 +188,7 @@ def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | Non
     steps = max(1, int(horizon / TIME_STEP_S))
 
     @st.composite
-    def placed(draw: st.DrawFn, fault: Any) -> Scheduled:
+    def placed(draw: st.DrawFn, fault: Fault) -> Scheduled:
         at = draw(st.integers(0, steps - 1))
         length = draw(st.integers(1, steps - at))
         return Scheduled(fault, at=round(at * TIME_STEP_S, 3), for_=round(length * TIME_STEP_S, 3))

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from .blast import blast_radius
 from .chaos import Chaos
 from .contracts import confirm_alone, contract_for, frozen_by
-from .faults import Bandwidth, Down, LimitData, Latency, ResetPeer, Slicer, SlowClose, Timeout
+from .errors import UsageError
+from .faults.base import FAULT_KINDS, Fault, FaultKind, kinds_in_family
 from .observe import wait_for_recovery
 from .strategies import EDGE_FAULT_KINDS, horizon_ms
 from .topology import Topology
@@ -42,27 +43,35 @@ if TYPE_CHECKING:
 __all__ = ["Case", "SweepReport", "pairs_to_run", "representatives", "run_case", "sweep", "unfaulted_edges"]
 
 
-def representatives(topology: Topology, edge: str, kinds: Sequence[str] = EDGE_FAULT_KINDS) -> tuple[Any, ...]:
-    """One fault per kind on `edge`, each strong enough to matter within the largest journey budget."""
+def representatives(topology: Topology, edge: str, kinds: Sequence[str] | None = None) -> tuple[Fault, ...]:
+    """One fault per kind on `edge` (default: every network kind that has one), each strong enough to matter.
+
+    Each kind says which (`FaultKind.representative`), scaled to the largest journey budget.
+    """
     top = horizon_ms(topology)
-    made = {
-        "latency": Latency(edge, ms=top),
-        "bandwidth": Bandwidth(edge, kbps=8),
-        "slow_close": SlowClose(edge, ms=top),
-        "timeout": Timeout(edge, ms=0, direction="both"),  # a blackhole: nothing gets through, nothing closes
-        "reset_peer": ResetPeer(edge, ms=0),
-        "slicer": Slicer(edge, avg_bytes=1, delay_us=100),  # 10 kB/s, and drained within half a second
-        "limit_data": LimitData(edge, bytes_=0),
-        "down": Down(edge),
-    }
-    return tuple(made[k] for k in kinds)
+    chosen = sweep_kinds() if kinds is None else tuple(kinds)
+    made = []
+    for kind in chosen:
+        cls = FAULT_KINDS.get(kind)
+        fault = cls.representative(edge, top) if cls is not None else None  # type: ignore[attr-defined]
+        if fault is None:
+            raise UsageError(f"sweep: kind {kind!r} has no representative fault on an edge; kinds are: "
+                             f"{', '.join(sweep_kinds())}")
+        made.append(fault)
+    return tuple(made)
+
+
+def sweep_kinds() -> tuple[str, ...]:
+    """The network kinds the sweep tries on every edge: the built-ins in draw order, then registered ones."""
+    return tuple(k for k in kinds_in_family("network", EDGE_FAULT_KINDS)
+                 if getattr(FAULT_KINDS[k], "representative").__func__ is not FaultKind.representative.__func__)
 
 
 @dataclass(frozen=True)
 class Case:
     """One sweep case: its faults, every journey's verdict, and the contracts it broke."""
 
-    faults: tuple[Any, ...]
+    faults: tuple[Fault, ...]
     verdicts: Mapping[str, str]
     broken: tuple[str, ...]
     seconds: float
@@ -86,7 +95,7 @@ class SweepReport:
         return tuple(c for c in self.singles + self.pairs if c.broken)
 
 
-def run_case(mesh: Mesh, faults: Sequence[Any], *, recovery_s: float = RECOVERY_S) -> Case:
+def run_case(mesh: Mesh, faults: Sequence[Fault], *, recovery_s: float = RECOVERY_S) -> Case:
     """Inject `faults`, observe every journey once, judge, heal, and check recovery."""
     started = time.monotonic()
     mesh.reset()
@@ -139,7 +148,7 @@ def unfaulted_edges(topology: Topology, faulted: Iterable[str], scenarios_dir: P
     return tuple(sorted(set(topology.edges) - seen))
 
 
-def sweep(mesh: Mesh, *, kinds: Sequence[str] = EDGE_FAULT_KINDS, pairs: bool = True,
+def sweep(mesh: Mesh, *, kinds: Sequence[str] | None = None, pairs: bool = True,
           scenarios_dir: Path | None = None, progress: Callable[[Case], None] = lambda _c: None) -> SweepReport:
     """Every kind on every edge, then the pairs that are not implied; the report of it all."""
     started = time.monotonic()

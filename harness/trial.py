@@ -33,6 +33,7 @@ from .observe import run_journey, run_journeys, wait_for_recovery
 from .strategies import fault_key
 
 if TYPE_CHECKING:
+    from .faults.base import Fault
     from .mesh import Mesh
 
 __all__ = ["Check", "RECOVERY_S", "Step", "Trial", "explore_config", "fault_line", "fault_spec", "spec_fault"]
@@ -92,7 +93,7 @@ def _await_config(mesh: Mesh, version: int) -> None:
         time.sleep(0.05)
 
 
-def fault_spec(fault: Any) -> dict[str, Any]:
+def fault_spec(fault: Fault) -> dict[str, Any]:
     """The JSON form of a fault in a journal: {"kind", "target", "params"}."""
     return {"kind": fault.kind, "target": fault.target, "params": fault.params()}
 
@@ -102,7 +103,7 @@ def spec_fault(spec: Mapping[str, Any]) -> Any:
     return fault_from_spec(spec["kind"], spec["target"], **spec.get("params", {}))
 
 
-def fault_line(fault: Any) -> str:
+def fault_line(fault: Fault) -> str:
     """The fault as one `parse_fault` line ("latency 'timeline->media' ms=800 jitter_ms=0 direction=downstream")."""
     words = [fault.kind, fault.target]
     for name, value in fault.params().items():
@@ -126,7 +127,7 @@ class Step:
     """One action of a trial: inject a fault, or heal one injected earlier."""
 
     action: str  # inject | heal
-    fault: Any
+    fault: Fault
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "fault": fault_spec(self.fault), "line": fault_line(self.fault)}
@@ -174,7 +175,7 @@ class Trial:
         self._since_baseline: list[Any] = []  # every fault injected since the mesh was last at baseline
 
     @property
-    def active(self) -> tuple[Any, ...]:
+    def active(self) -> tuple[Fault, ...]:
         return tuple(f for f, _ in self._open)
 
     @property
@@ -182,12 +183,12 @@ class Trial:
         """Every contract broken so far, in order."""
         return tuple(b for c in self.checks for b in c.broken)
 
-    def can_inject(self, fault: Any) -> bool:
+    def can_inject(self, fault: Fault) -> bool:
         """False if an active fault holds the same toxic kind on the edge, or the same service (`fault_key`)."""
         config = self.mesh.topology.config_service
         return fault_key(fault, config) not in {fault_key(f, config) for f in self.active}
 
-    def inject(self, fault: Any) -> Check:
+    def inject(self, fault: Fault) -> Check:
         """Apply `fault` (verified) and judge every journey against its contract."""
         cm = self.chaos.inject(fault)
         cm.__enter__()  # held open until heal(): faults here end in any order, not a with-block's

@@ -16,12 +16,23 @@ EXAMPLES = """examples:
   cascade inject 'timeline->redis' down
   cascade inject timeline kill              (also: pause, restart, partition)
   cascade inject missing_section bad_config path=timeouts_ms   (a config push, rolled back by heal)
+"""
 
-FAULT is a kind: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, down,
-partition, kill, pause, restart, bad_config (TARGET is then a form: document, patch, raw, malformed,
-wrong_type, missing_section, out_of_range). Values are read as JSON when they parse, else as text.
+AFTER = """
+Values are read as JSON when they parse, else as text. Faults on an edge also take
+direction=downstream|upstream|both and toxicity=0..1 where Toxiproxy has them.
 The fault stays until `cascade heal` or `cascade down`.
 """
+
+
+def kinds_help() -> str:
+    """One line per registered fault kind: what it acts on and its parameters (read from the registry)."""
+    from ..faults import FAULT_KINDS
+
+    lines = ["fault kinds (FAULT), what they act on, and their parameters:"]
+    for name, cls in FAULT_KINDS.items():
+        lines.append(f"  {name:<12} {cls.target_word():<8} {cls.usage_line()}".rstrip())
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     i = sub.add_parser("inject", help="apply a fault to an edge or service of the mesh `cascade up` started",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES + "\n" + kinds_help() + "\n" + AFTER,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("target", metavar="EDGE_OR_SERVICE", help="an edge 'caller->callee' or a service name")
     i.add_argument("fault", metavar="FAULT", help="the fault kind, e.g. latency, down, kill")
     i.add_argument("params", nargs="*", metavar="NAME=VALUE", help="the fault's parameters, e.g. ms=2000")

@@ -1,0 +1,348 @@
+"""Config faults: a bad configuration document pushed to the mesh's config service, as a pure value.
+
+`BadConfig` says *what* to push; the config-push client (I/O) says where, snapshots the
+current document first and restores it on revert. A patch is applied to that current
+document by `apply_patch`, a pure function:
+
+    current document ──apply_patch(doc, {"limits.rate": "oops", "limits.burst": DELETE})──> new document
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import InvalidFault
+from .base import DrawContext, FaultKind, Undo, register_fault_kind
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from ..mesh import Mesh
+
+__all__ = ["BadConfig", "DELETE", "MALFORMED_JSON", "apply_patch"]
+
+MALFORMED_JSON = '{"cascade": {"truncated": ['
+_FORMS = ("document", "patch", "raw")
+
+
+class _Delete(enum.Enum):
+    DELETE = "DELETE"
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete.DELETE
+"""A patch value meaning: remove the key (or list element) at this path."""
+
+
+def apply_patch(document: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """A new document with each dotted path of `patch` set, or removed where the value is DELETE.
+
+    Paths are applied in order; a decimal segment indexes into a list ("rules.0.action").
+    Missing tables on the way to a set are created; deleting something absent, or walking
+    through a scalar, raises InvalidFault (a fault that changes nothing would test nothing).
+    `document` and `patch` are never mutated.
+    """
+    if not isinstance(document, Mapping):
+        raise InvalidFault(f"apply_patch: the document must be a mapping, got {type(document).__name__}")
+    ops = _check_patch(patch, "apply_patch")
+    out = _thaw(document)
+    for path, value in ops.items():
+        keys = path.split(".")
+        node: Any = out
+        for depth, key in enumerate(keys[:-1]):
+            node = _child(node, key, path, ".".join(keys[: depth + 1]), create=value is not DELETE)
+        last, where = keys[-1], ".".join(keys[:-1]) or "the document"
+        if isinstance(node, list):
+            i = _index(node, last, path)
+            if value is DELETE:
+                del node[i]
+            else:
+                node[i] = _thaw(value)
+        elif value is DELETE:
+            if last not in node:
+                raise InvalidFault(
+                    f"cannot delete {path!r}: {where} has no key {last!r}; keys there are: {', '.join(map(str, node)) or '(none)'}"
+                )
+            del node[last]
+        else:
+            node[last] = _thaw(value)
+    return out
+
+
+@register_fault_kind
+@dataclass(frozen=True)
+class BadConfig(FaultKind):
+    """A configuration push: exactly one of a full `document`, a `patch` of the current one, or `raw` text."""
+
+    document: Mapping[str, Any] | None = None
+    _: KW_ONLY
+    patch: Mapping[str, Any] | None = None
+    raw: str | None = None
+    name: str = ""
+
+    kind: ClassVar[str] = "bad_config"
+    category: ClassVar[str] = "config"
+    usage: ClassVar[str] = ("path=P [value=V] | document=JSON | patch=OPS | raw=TEXT  (FORM: document, patch, "
+                            "raw, malformed, wrong_type, missing_section, out_of_range)")
+
+    @classmethod
+    def target_word(cls) -> str:
+        return "FORM"  # document, patch, raw, malformed, wrong_type, missing_section, out_of_range
+
+    def __post_init__(self) -> None:
+        given = [form for form in _FORMS if getattr(self, form) is not None]
+        if len(given) != 1:
+            raise InvalidFault(
+                f"BadConfig takes exactly one of document=, patch=, raw=; got {', '.join(given) or 'none'}"
+            )
+        if self.document is not None:
+            if not isinstance(self.document, Mapping):
+                raise InvalidFault(f"BadConfig.document must be a mapping, got {type(self.document).__name__}")
+            _check_json(self.document, "BadConfig.document")
+            object.__setattr__(self, "document", _thaw(self.document))  # our own copy: the value stays frozen
+        if self.patch is not None:
+            object.__setattr__(self, "patch", {p: _thaw(v) for p, v in _check_patch(self.patch, "BadConfig.patch").items()})
+        if self.raw is not None and not isinstance(self.raw, str):
+            raise InvalidFault(f"BadConfig.raw must be a str, got {type(self.raw).__name__}")
+        if not isinstance(self.name, str):
+            raise InvalidFault(f"BadConfig.name must be a str, got {self.name!r}")
+
+    def __hash__(self) -> int:  # the mappings are copies we never mutate; hash their JSON
+        return hash(json.dumps(self.params(), sort_keys=True))
+
+    # -- ready-made bad configs, generic over any JSON document ------------
+
+    @classmethod
+    def malformed(cls, document: Mapping[str, Any] | None = None) -> BadConfig:
+        """Truncated JSON: `document` serialised and cut in half, or a fixed truncated text."""
+        text = MALFORMED_JSON
+        if document is not None:
+            if not isinstance(document, Mapping):  # a scalar's JSON cut in half can still be valid JSON
+                raise InvalidFault(f"BadConfig.malformed: document must be a mapping, got {type(document).__name__}")
+            _check_json(document, "BadConfig.malformed document")
+            full = json.dumps(document)
+            text = full[: max(1, len(full) // 2)]
+        return cls(raw=text, name="malformed")
+
+    @classmethod
+    def wrong_type(cls, path: str, value: Any) -> BadConfig:
+        """The key at `path` set to `value`, a value of the wrong JSON type for it."""
+        return cls(patch={_path(path, "BadConfig.wrong_type"): value}, name=f"wrong_type {path}")
+
+    @classmethod
+    def missing_section(cls, path: str) -> BadConfig:
+        """The key (or whole section) at `path` removed, like the deleted rate-limit config."""
+        return cls(patch={_path(path, "BadConfig.missing_section"): DELETE}, name=f"missing_section {path}")
+
+    @classmethod
+    def out_of_range(cls, path: str, value: Any) -> BadConfig:
+        """The key at `path` set to a well-typed but out-of-range `value` (negative limit, 0 timeout)."""
+        return cls(patch={_path(path, "BadConfig.out_of_range"): value}, name=f"out_of_range {path}")
+
+    @classmethod
+    def from_spec(cls, target: str, **params: Any) -> BadConfig:
+        """Build from a form ("document", "patch", "raw") or a preset name, as the CLI and journals do."""
+        makers: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
+            "document": (lambda document, name="": cls(document, name=name), ("document",), ("name",)),
+            "patch": (lambda patch, name="": cls(patch=_ops_to_patch(patch), name=name), ("patch",), ("name",)),
+            "raw": (lambda raw, name="": cls(raw=raw, name=name), ("raw",), ("name",)),
+            "malformed": (cls.malformed, (), ("document",)),
+            "wrong_type": (cls.wrong_type, ("path", "value"), ()),
+            "missing_section": (cls.missing_section, ("path",), ()),
+            "out_of_range": (cls.out_of_range, ("path", "value"), ()),
+        }
+        if target not in makers:
+            raise InvalidFault(f"bad_config has no form {target!r}; forms are: {', '.join(makers)}")
+        make, required, optional = makers[target]
+        accepted = required + optional
+        for key in params:
+            if key not in accepted:
+                raise InvalidFault(
+                    f"bad_config {target} has no parameter {key!r}; it takes: {', '.join(accepted) or 'no parameters'}"
+                )
+        for key in required:
+            if key not in params:
+                raise InvalidFault(f"bad_config {target} needs {key}=")
+        return make(**params)
+
+    # -- the common fault protocol -------------------------------------------
+
+    @property
+    def form(self) -> str:
+        """Which of document, patch or raw this push carries."""
+        return next(form for form in _FORMS if getattr(self, form) is not None)
+
+    @property
+    def target(self) -> str:
+        return self.form
+
+    def params(self) -> dict[str, Any]:
+        """JSON-able; a patch becomes ordered ["set", path, value] / ["delete", path] operations."""
+        if self.patch is not None:
+            body: Any = [["delete", p] if v is DELETE else ["set", p, v] for p, v in self.patch.items()]
+        else:
+            body = getattr(self, self.form)
+        return {self.form: body, "name": self.name}
+
+    def describe(self) -> str:
+        if self.patch is not None:
+            summary = "; ".join(f"delete {p}" if v is DELETE else f"set {p}={json.dumps(v)}" for p, v in self.patch.items())
+        elif self.document is not None:
+            summary = f"document with keys {', '.join(map(str, self.document)) or '(none)'}"
+        else:
+            summary = f"raw {self.raw!r}"
+        line = f"BadConfig({self.name or self.form}: {summary})"
+        return line if len(line) <= 160 else line[:156] + "...)"
+
+    def validate(self, topology: object) -> None:
+        """Nothing to check against a topology: where the push goes is the config-push client's business."""
+
+    def edges(self, topology: object) -> tuple[str, ...]:
+        return ()
+
+    def services(self, topology: object) -> tuple[str, ...]:
+        return ()
+
+    def targets(self, topology: Any) -> tuple[str, ...]:
+        """The config service: a bad push reaches everyone who reads the config."""
+        return (topology.config_service,) if getattr(topology, "config_service", None) else ()
+
+    def exclusive_key(self, config_service: str | None = None) -> tuple[str, str]:
+        """The config service's process key: no push overlaps a Kill, Pause or Restart of it, or another push.
+
+        A push and the rollback that reverts it need the config service answering; healed in the
+        other order, a first push's rollback would bring the second back.
+        """
+        return ("process", config_service) if config_service else (self.kind, self.target)
+
+    def apply(self, mesh: Mesh) -> Undo:
+        """Push the document (a patch is applied to the current one); undo rolls back to the version before, verified."""
+        client = mesh.config()
+        before = client.current()
+        if self.raw is not None:
+            raw = self.raw
+        elif self.document is not None:
+            raw = json.dumps(self.document)
+        else:
+            if not isinstance(before.document, dict):
+                raise InvalidFault(
+                    f"BadConfig patch needs the current config to be a JSON object, but version {before.version} is not"
+                )
+            raw = json.dumps(apply_patch(before.document, self.patch or {}))
+        client.push(raw, note=f"cascade: {self.describe()}")
+
+        def undo() -> None:
+            client.rollback(before.version, expect_raw=before.raw)
+
+        return undo
+
+    @classmethod
+    def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
+        """Bad documents derived from the config service's current one (none without it)."""
+        if ctx.config_document is None or not ctx.topology.config_service:
+            return None
+        from ..strategies import BAD_CONFIG_KINDS, bad_configs  # the document-driven generators live with the others
+
+        return bad_configs(ctx.config_document, kinds=ctx.config_kinds or BAD_CONFIG_KINDS)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _path(path: Any, owner: str) -> str:
+    """`path` if it is a string (its dots are checked with the patch); a list or dict cannot be a key."""
+    if not isinstance(path, str):
+        raise InvalidFault(f"{owner}: path must be a dotted path like 'limits.rate', got {path!r}")
+    return path
+
+
+def _check_patch(patch: Any, owner: str) -> Mapping[str, Any]:
+    if not isinstance(patch, Mapping) or not patch:
+        raise InvalidFault(f"{owner} must be a non-empty mapping of dotted paths to values, got {patch!r}")
+    for path, value in patch.items():
+        if not isinstance(path, str) or not path or any(not seg for seg in path.split(".")):
+            raise InvalidFault(f"{owner}: {path!r} is not a dotted path like 'limits.rate'")
+        if value is not DELETE:
+            _check_json(value, f"{owner}[{path!r}]")
+    return patch
+
+
+def _check_json(value: Any, where: str) -> None:
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidFault(f"{where}: {value!r} is not valid JSON; push it as raw= text instead")
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidFault(f"{where}: key {k!r} is not a string; JSON keys are strings")
+            _check_json(v, f"{where}.{k}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+        return
+    raise InvalidFault(f"{where}: a {type(value).__name__} is not JSON-able; use raw= for arbitrary text")
+
+
+def _thaw(value: Any) -> Any:
+    """A plain deep copy: mappings become dicts, tuples become lists."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return {str: "string", int: "number", float: "number"}.get(type(value), type(value).__name__)
+
+
+def _child(node: Any, key: str, path: str, prefix: str, *, create: bool) -> Any:
+    if isinstance(node, list):
+        child = node[_index(node, key, path)]
+    elif key in node:
+        child = node[key]
+    elif create:
+        child = node[key] = {}
+    else:
+        raise InvalidFault(f"cannot delete {path!r}: {prefix!r} does not exist")
+    if not isinstance(child, (dict, list)):
+        raise InvalidFault(f"cannot apply {path!r}: {prefix!r} is a {_json_type(child)}, not an object or array")
+    return child
+
+
+def _index(node: list[Any], key: str, path: str) -> int:
+    if not key.isdecimal() or int(key) >= len(node):
+        raise InvalidFault(f"cannot apply {path!r}: {key!r} is not an index of an array of {len(node)}")
+    return int(key)
+
+
+def _ops_to_patch(patch: Any) -> Any:
+    """Accept the journal's ordered operations as well as a mapping."""
+    if isinstance(patch, Sequence) and not isinstance(patch, str):
+        out: dict[str, Any] = {}
+        for op in patch:
+            ok = isinstance(op, Sequence) and not isinstance(op, str) and len(op) in (2, 3) and isinstance(op[1], str)
+            if ok and len(op) == 3 and op[0] == "set":
+                out[op[1]] = op[2]
+            elif ok and len(op) == 2 and op[0] == "delete":
+                out[op[1]] = DELETE
+            else:
+                raise InvalidFault(f"bad_config patch: {op!r} is not ['set', path, value] or ['delete', path]")
+        return out
+    return patch
