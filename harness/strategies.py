@@ -19,28 +19,19 @@ reproduced.
 Each fault kind says how it is drawn (`FaultKind.draw`, in harness/faults/); a kind registered
 later joins its family here with no change to this module.
 
-Bad configs never name a service's keys: they are derived from the document the config
-service serves, by kind:
-
-    | kind            | what it does to the document                                        |
-    |-----------------|---------------------------------------------------------------------|
-    | malformed       | the document's JSON cut in half                                     |
-    | wrong_type      | a leaf set to a value of another JSON type ("oops" for 300)         |
-    | missing_section | an object or array removed (the deleted rate-limit config)          |
-    | boundary        | a number set to 0, -1 or 10**12; a string set to ""                 |
-    | dangling        | a name (a string leaf) replaced by one the document never defines   |
+Bad configs are derived from the config service's own document (harness/faults/config_draw.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from hypothesis import strategies as st
 
 from .chaos import Scheduled
 from .errors import UsageError
 from .faults.base import FAULT_KINDS, DrawContext, Fault, kinds_in_family
-from .faults.config import BadConfig
+from .faults.config import BAD_CONFIG_KINDS, UNDEFINED_NAME, bad_configs, config_leaves
 from .topology import Topology
 
 __all__ = [
@@ -64,10 +55,8 @@ PROCESS_FAULT_KINDS = ("kill", "pause", "restart", "partition")
 """The built-in process kinds, in draw order; kinds registered later follow them."""
 FAULT_FAMILY_WEIGHTS = {"network": 2, "process": 1, "config": 1}  # how often faults() draws from each family
 OTHER_FAMILY_WEIGHT = 1  # a family only registered kinds bring
-BAD_CONFIG_KINDS = ("malformed", "wrong_type", "missing_section", "boundary", "dangling")
 DEFAULT_HORIZON_MS = 1_000  # for a topology without journeys
 TIME_STEP_S = 0.05  # schedule times are multiples of this: readable, and they shrink towards 0
-UNDEFINED_NAME = "cascade-undefined"
 
 
 def horizon_ms(topology: Topology) -> int:
@@ -196,70 +185,3 @@ def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | Non
     chosen = st.lists(faults(topology, process=process), min_size=1, max_size=max_faults,
                       unique_by=lambda f: fault_key(f, topology.config_service))
     return chosen.flatmap(lambda fs: st.tuples(*(placed(f) for f in fs)))
-
-
-# -- bad config documents -------------------------------------------------------------
-
-
-def config_leaves(document: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every (dotted path, value) of `document`, containers before their contents; list items by index.
-
-    Keys containing a dot cannot be written as a dotted patch path, so they are left out.
-    """
-    items: list[tuple[str, Any]]
-    if isinstance(document, Mapping):
-        items = [(str(k), v) for k, v in document.items() if "." not in str(k)]
-    elif isinstance(document, list):
-        items = [(str(i), v) for i, v in enumerate(document)]
-    else:
-        return
-    for key, value in items:
-        path = f"{prefix}.{key}" if prefix else key
-        yield path, value
-        yield from config_leaves(value, path)
-
-
-_OTHER_TYPES: tuple[Any, ...] = ("oops", 12_345, True, None, [], {})
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return type(value).__name__
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
-
-
-def _boundaries(value: Any) -> tuple[Any, ...]:
-    if isinstance(value, bool):
-        return ()
-    if isinstance(value, (int, float)):
-        return tuple(v for v in (0, -1, 10**12) if v != value)
-    if isinstance(value, str) and value:
-        return ("",)
-    return ()
-
-
-def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[BadConfig]:
-    """Bad pushes derived from `document` (the config service's current one), of the given kinds (see the table above)."""
-    if not isinstance(document, Mapping) or not document:
-        raise UsageError(f"bad_configs needs the current config document as a non-empty JSON object, got {document!r:.80}")
-    unknown = [k for k in kinds if k not in BAD_CONFIG_KINDS]
-    if unknown or not kinds:
-        raise UsageError(f"bad_configs: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
-                         f"kinds are: {', '.join(BAD_CONFIG_KINDS)}")
-    leaves = list(config_leaves(document))
-    by_kind: dict[str, list[BadConfig]] = {
-        "malformed": [BadConfig.malformed(document)],
-        "wrong_type": [BadConfig.wrong_type(p, other) for p, v in leaves
-                       for other in _OTHER_TYPES if _json_kind(other) != _json_kind(v)],
-        "missing_section": [BadConfig.missing_section(p) for p, v in leaves if isinstance(v, (dict, list))],
-        "boundary": [BadConfig.out_of_range(p, b) for p, v in leaves for b in _boundaries(v)],
-        "dangling": [BadConfig(patch={p: UNDEFINED_NAME}, name=f"dangling {p}") for p, v in leaves
-                     if isinstance(v, str) and v],
-    }
-    options = [c for k in kinds for c in by_kind[k]]
-    if not options:
-        raise UsageError(f"bad_configs: the document offers nothing for kinds {', '.join(kinds)}")
-    return st.sampled_from(options)
-

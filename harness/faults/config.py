@@ -5,6 +5,17 @@ current document first and restores it on revert. A patch is applied to that cur
 document by `apply_patch`, a pure function:
 
     current document ──apply_patch(doc, {"limits.rate": "oops", "limits.burst": DELETE})──> new document
+
+Exploration draws bad pushes from the document the config service serves (`bad_configs`), so
+they never name a service's keys, by kind:
+
+    | kind            | what it does to the document                                        |
+    |-----------------|---------------------------------------------------------------------|
+    | malformed       | the document's JSON cut in half                                     |
+    | wrong_type      | a leaf set to a value of another JSON type ("oops" for 300)         |
+    | missing_section | an object or array removed (the deleted rate-limit config)          |
+    | boundary        | a number set to 0, -1 or 10**12; a string set to ""                 |
+    | dangling        | a name (a string leaf) replaced by one the document never defines   |
 """
 
 from __future__ import annotations
@@ -13,11 +24,11 @@ import copy
 import enum
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import InvalidFault
+from ..errors import InvalidFault, UsageError
 from .base import DrawContext, FaultKind, Undo, register_fault_kind
 
 if TYPE_CHECKING:
@@ -25,7 +36,10 @@ if TYPE_CHECKING:
 
     from ..mesh import Mesh
 
-__all__ = ["BadConfig", "DELETE", "MALFORMED_JSON", "apply_patch"]
+__all__ = [
+    "BAD_CONFIG_KINDS", "BadConfig", "DELETE", "MALFORMED_JSON", "UNDEFINED_NAME", "apply_patch", "bad_configs",
+    "config_leaves",
+]  # fmt: skip
 
 MALFORMED_JSON = '{"cascade": {"truncated": ['
 _FORMS = ("document", "patch", "raw")
@@ -249,8 +263,6 @@ class BadConfig(FaultKind):
         """Bad documents derived from the config service's current one (none without it)."""
         if ctx.config_document is None or not ctx.topology.config_service:
             return None
-        from ..strategies import BAD_CONFIG_KINDS, bad_configs  # the document-driven generators live with the others
-
         return bad_configs(ctx.config_document, kinds=ctx.config_kinds or BAD_CONFIG_KINDS)
 
 
@@ -346,3 +358,75 @@ def _ops_to_patch(patch: Any) -> Any:
                 raise InvalidFault(f"bad_config patch: {op!r} is not ['set', path, value] or ['delete', path]")
         return out
     return patch
+
+
+# -- how exploration draws bad pushes ------------------------------------------------
+
+BAD_CONFIG_KINDS = ("malformed", "wrong_type", "missing_section", "boundary", "dangling")
+UNDEFINED_NAME = "cascade-undefined"
+
+
+def config_leaves(document: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (dotted path, value) of `document`, containers before their contents; list items by index.
+
+    Keys containing a dot cannot be written as a dotted patch path, so they are left out.
+    """
+    items: list[tuple[str, Any]]
+    if isinstance(document, Mapping):
+        items = [(str(k), v) for k, v in document.items() if "." not in str(k)]
+    elif isinstance(document, list):
+        items = [(str(i), v) for i, v in enumerate(document)]
+    else:
+        return
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else key
+        yield path, value
+        yield from config_leaves(value, path)
+
+
+_OTHER_TYPES: tuple[Any, ...] = ("oops", 12_345, True, None, [], {})
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+
+
+def _boundaries(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, bool):
+        return ()
+    if isinstance(value, (int, float)):
+        return tuple(v for v in (0, -1, 10**12) if v != value)
+    if isinstance(value, str) and value:
+        return ("",)
+    return ()
+
+
+def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[BadConfig]:
+    """Bad pushes derived from `document` (the config service's current one), of the given kinds (see the table above)."""
+    if not isinstance(document, Mapping) or not document:
+        raise UsageError(f"bad_configs needs the current config document as a non-empty JSON object, got {document!r:.80}")
+    unknown = [k for k in kinds if k not in BAD_CONFIG_KINDS]
+    if unknown or not kinds:
+        raise UsageError(f"bad_configs: unknown kind {unknown[0] if unknown else '(none given)'!r}; "
+                         f"kinds are: {', '.join(BAD_CONFIG_KINDS)}")
+    leaves = list(config_leaves(document))
+    by_kind: dict[str, list[BadConfig]] = {
+        "malformed": [BadConfig.malformed(document)],
+        "wrong_type": [BadConfig.wrong_type(p, other) for p, v in leaves
+                       for other in _OTHER_TYPES if _json_kind(other) != _json_kind(v)],
+        "missing_section": [BadConfig.missing_section(p) for p, v in leaves if isinstance(v, (dict, list))],
+        "boundary": [BadConfig.out_of_range(p, b) for p, v in leaves for b in _boundaries(v)],
+        "dangling": [BadConfig(patch={p: UNDEFINED_NAME}, name=f"dangling {p}") for p, v in leaves
+                     if isinstance(v, str) and v],
+    }
+    options = [c for k in kinds for c in by_kind[k]]
+    if not options:
+        raise UsageError(f"bad_configs: the document offers nothing for kinds {', '.join(kinds)}")
+    from hypothesis import strategies as st  # only when exploring: importing faults stays light
+
+    return st.sampled_from(options)
+
