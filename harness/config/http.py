@@ -1,4 +1,4 @@
-"""Client of the config-service protocol that bad-config faults push through.
+"""The "http" config source: a client of the config-service protocol that bad-config faults push through.
 
 The protocol a topology's `mesh.config_service` must speak (the bundled `config` service does):
 
@@ -9,35 +9,34 @@ The protocol a topology's `mesh.config_service` must speak (the bundled `config`
     GET  /config/history         -> 200 [{"version", "note", "at", "sha256", "bytes"}, ...]
 
 The token is generated per mesh and handed to the services in CASCADE_CONFIG_TOKEN; it is
-never printed (errors show the status and the service's error text, never the header).
+never printed (errors show the status and the service's error text, never the header). Whether
+the consumers applied a version is asked of each of them through the applied-version protocol
+(applied.py, docs/service-protocol.md).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import ConfigPushError, VerificationFailed
-from .probe import Response, http_request
+from ..errors import ConfigPushError, UsageError, VerificationFailed
+from ..probe import Response, http_request
+from .applied import consumers_applied
+from .base import Applied, ConfigVersion, register_config_source
 
-__all__ = ["ConfigClient", "ConfigVersion"]
+if TYPE_CHECKING:
+    from ..mesh import Mesh
 
-
-@dataclass(frozen=True)
-class ConfigVersion:
-    """One version of the config document as the service reports it."""
-
-    version: int
-    raw: str
-    document: Any
+__all__ = ["ConfigClient", "ConfigVersion", "http_source"]
 
 
 class ConfigClient:
-    """Pushes, reads and rolls back config documents on a mesh's config service."""
+    """Pushes, reads and rolls back config documents on a mesh's config service (a ConfigSource)."""
 
-    def __init__(self, host: str, port: int, token: str, *, timeout_s: float = 3.0) -> None:
+    def __init__(self, host: str, port: int, token: str, *, timeout_s: float = 3.0,
+                 consumers: Callable[[int], Applied] | None = None) -> None:
         self.host, self.port, self._token, self.timeout_s = host, port, token, timeout_s
+        self._consumers = consumers
 
     def __repr__(self) -> str:  # never show the token
         return f"ConfigClient({self.host}:{self.port})"
@@ -66,6 +65,13 @@ class ConfigClient:
         if expect_raw is not None:
             self._verify(version, expect_raw)
         return version
+
+    def applied(self, version: int) -> Applied:
+        """Which consumers run `version` (asked of each through the applied-version protocol)."""
+        if self._consumers is None:
+            raise UsageError(f"{self!r} was built without the mesh's consumers, so it cannot tell who applied "
+                             f"version {version}; get the client from mesh.config()")
+        return self._consumers(version)
 
     def _verify(self, version: int, raw: str) -> None:
         cur = self.current()
@@ -97,3 +103,15 @@ def _json(r: Response, what: str) -> Any:
         return r.json()
     except ValueError:
         raise ConfigPushError(f"{what} answered {r.status} with a body that is not JSON: {r.body[:200]!r}") from None
+
+
+@register_config_source("http")
+def http_source(mesh: Mesh) -> ConfigClient:
+    """The topology's [mesh] config_service, spoken to over the config-service protocol above."""
+    svc = mesh.topology.config_service
+    if not svc:
+        raise UsageError("config source \"http\" needs the service that serves the config: add config_service = "
+                         "\"<service>\" under [mesh] in the topology (config faults and explore_config push through it)")
+    host, port = mesh.address(svc)
+    return ConfigClient(host, port, mesh.runtime.secret,
+                        consumers=lambda version: consumers_applied(mesh, version, source_service=svc))
