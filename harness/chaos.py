@@ -266,11 +266,10 @@ class Chaos(ChaosAssertions):
 
     def _abandoned(self, fault: Fault) -> int | None:
         """How many calls across the fault's edge its caller has given up on so far (None: cannot tell)."""
+        from .config.applied import abandoned_calls  # the applied-version protocol (docs/service-protocol.md)
+
         caller, callee = parse_edge_name(fault.target)
-        failures = self.mesh.counters(caller).get("failures")
-        if not isinstance(failures, dict):
-            return None  # a service without Cascade's /counters: assume the worst
-        return sum(int(failures.get(f"{callee}:{kind}", 0)) for kind in ("timeout", "cancelled"))
+        return abandoned_calls(self.mesh, caller, callee)  # None (logged) when the caller does not say: assume the worst
 
     def _drain(self, a: _Active) -> None:
         """Wait until data `a`'s toxic may still hold has left it, unless no caller gave up on the edge.

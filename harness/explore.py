@@ -199,10 +199,11 @@ class Explorer:
             self.first_failure_s = self.clock() - self.started
         topo, mesh = self.mesh.topology, self.mesh
         # Hypothesis replays the shrunk example last, so the last failure recorded is the minimal one.
-        self.last_failure = Journal(topo.name, topo.digest(), self.topology_path, str(mesh.mode),
-                                    mesh.runtime.name, self.seed,
-                                    round(self.first_failure_s, 3), "\n".join(trial.broken), tuple(trial.steps),
-                                    tuple(trial.checks))
+        self.last_failure = Journal(topology_name=topo.name, topology_digest=topo.digest(),
+                                    topology_path=self.topology_path, mode=str(mesh.mode), runtime=mesh.runtime.name,
+                                    seed=self.seed, found_after_s=round(self.first_failure_s, 3),
+                                    message="\n".join(trial.broken), steps=tuple(trial.steps),
+                                    checks=tuple(trial.checks))
         raise AssertionError("\n".join(trial.broken))
 
     def _guard(self, action: Callable[[], Any]) -> Any:

@@ -34,9 +34,11 @@ JOURNAL_DIR = Path(".cascade") / "journals"
 FORMAT = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Journal:
-    """A failing trial: where it ran (topology, mode, seed) and what happened, step by step."""
+    """A failing trial: where it ran (topology, mode, seed) and what happened, step by step (keywords only)."""
+
+    # Keyword-only: ten fields, six of them strings, are too easy to pass in the wrong order.
 
     topology_name: str
     topology_digest: str
@@ -86,9 +88,11 @@ class Journal:
             if data.get("journal") != FORMAT:
                 raise UsageError(f"journal {p}: format {data.get('journal')!r}, this Cascade reads format {FORMAT}")
             topo = data["topology"]
-            return cls(topo["name"], topo["digest"], topo["path"], data["mode"], data["runtime"], int(data["seed"]),
-                       float(data["found_after_s"]), data["message"],
-                       tuple(Step.from_dict(s) for s in data["steps"]), tuple(Check.from_dict(c) for c in data["checks"]),
+            return cls(topology_name=topo["name"], topology_digest=topo["digest"], topology_path=topo["path"],
+                       mode=data["mode"], runtime=data["runtime"], seed=int(data["seed"]),
+                       found_after_s=float(data["found_after_s"]), message=data["message"],
+                       steps=tuple(Step.from_dict(s) for s in data["steps"]),
+                       checks=tuple(Check.from_dict(c) for c in data["checks"]),
                        classification=str(data.get("classification", "")),
                        rerun=tuple(Check.from_dict(c) for c in data.get("rerun", ())),
                        removals=tuple(Removal.from_dict(r) for r in data.get("removals", ())),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .configpush import ConfigClient
+from .config import ConfigSource, make_config_source
 from .errors import MeshNotSettled, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
 from .probe import Response, http_request
@@ -175,13 +175,9 @@ class Mesh:
             self.runtime.restart(name)
         return order
 
-    def config(self) -> ConfigClient:
-        """A client of the topology's config service (what BadConfig pushes through)."""
-        svc = self.topology.config_service
-        if not svc:
-            raise UsageError("this topology declares no [mesh] config_service; config faults need one")
-        host, port = self.address(svc)
-        return ConfigClient(host, port, self.runtime.secret)
+    def config(self) -> ConfigSource:
+        """The topology's config source (what BadConfig and explore_config push through), from the registry."""
+        return make_config_source(self.topology.config_source, self)
 
     # -- talking to services -------------------------------------------------------
 
@@ -230,7 +226,11 @@ class Mesh:
         return self._steady
 
     def counters(self, service: str) -> dict[str, Any]:
-        """The service's /counters document (requests, calls, retries, fallbacks, breakers), or {}."""
+        """The service's /counters document, or {}: the bundled services' own, for their tests and scenarios.
+
+        The harness itself learns what a service applied and gave up on only through the
+        applied-version protocol (harness/config/applied.py, docs/service-protocol.md).
+        """
         r = self.request(service, "GET", "/counters", timeout_s=2.0)
         if r.status != 200:
             return {}

@@ -10,9 +10,10 @@ The mesh is session-scoped and lazy: loading the plugin or running tests that do
 the test injected, and a failed revert fails the test.
 
 A failing test's text gets the evidence (the verdict table) unless its assertion carried it
-already, so `--junitxml` hands it to CI. With `--alluredir`, `chaos` also records every
-observation and writes the test's Allure steps and attachments (allure_report.py); without it
-nothing of that runs.
+already, so `--junitxml` hands it to CI. Every registered reporter (harness/report/: Allure
+with `--alluredir`, JUnit properties) that is enabled for the run writes each `chaos` test;
+a Recorder keeps every observation only when one of them asks for it, so a run without
+`--alluredir` pays nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .errors import BrokenAtRest, HarnessError
 from .evidence import evidence_table
 from .mesh import RUNTIMES, Mesh
 from .modes import Mode, parse_mode
+from .report import Recorder, Recording, Reporter, enabled_reporters
 from .topology import Topology, load_topology
 
 __all__: list[str] = []  # a plugin: pytest finds its hooks and fixtures by name
@@ -53,7 +55,8 @@ class Settings:
 SETTINGS = pytest.StashKey[Settings]()
 CHAOS = pytest.StashKey[Chaos]()
 MESH = pytest.StashKey[Mesh]()
-RECORDER = pytest.StashKey[Any]()  # allure_report.Recorder, only when allure-pytest writes results
+RECORDER = pytest.StashKey[Recorder]()  # only when an enabled reporter records (Allure with --alluredir)
+REPORTING = pytest.StashKey[list[Reporter]]()  # the reporters enabled for this test
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -173,17 +176,15 @@ def chaos(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[Chaos]:
     """This test's fault injector; everything it applied is reverted at teardown."""
     c = Chaos(mesh)
     request.node.stash[CHAOS] = c
-    if request.config.pluginmanager.has_plugin("allure_listener"):  # --alluredir given; else nothing costs
-        from .allure_report import Recorder
-
+    reporters = request.node.stash[REPORTING] = enabled_reporters(request.config)
+    if any(r.records for r in reporters):  # else no observation is kept: nothing costs
         request.node.stash[RECORDER] = Recorder(mesh)
     yield c
     try:
         c.revert_all()  # raises RevertFailed: the test errors in teardown, loudly
     finally:
         c.close()
-        if RECORDER in request.node.stash:
-            _write_allure(request, c)
+        _write_reports(request, c, reporters)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)  # innermost: JUnit and Allure read the report after this
@@ -214,27 +215,23 @@ def _confirm(item: pytest.Item, report: pytest.TestReport, s: Settings) -> None:
                               seed=s.seed), item.config.rootpath)  # node ids are relative to the rootdir
     first = report.longrepr.reprcrash.message if hasattr(report.longrepr, "reprcrash") else "see above"
     text = result.section(str(first).splitlines()[0] if first else "see above")
-    item.user_properties.append(("cascade_failure_class", result.classification))  # JUnit reads the teardown's
-    report.user_properties.append(("cascade_failure_class", result.classification))
     report.sections.append((f"cascade: {result.classification}", text))
     if hasattr(report.longrepr, "addsection"):  # the failure text itself: what JUnit XML and Allure's trace carry
         report.longrepr.addsection(f"cascade: {result.classification}", text)
-    if item.config.pluginmanager.has_plugin("allure_listener"):
-        import allure
-
-        allure.dynamic.tag(result.classification)
+    for reporter in item.stash.get(REPORTING, None) or enabled_reporters(item.config):
+        reporter.classified(item, report, result.classification)
 
 
-def _write_allure(request: pytest.FixtureRequest, c: Chaos) -> None:
-    """The test's Allure steps and attachments, written while the mesh (and its logs) is still up."""
-    from .allure_report import write
-
-    recorder = request.node.stash[RECORDER]
-    recorder.close()
+def _write_reports(request: pytest.FixtureRequest, c: Chaos, reporters: list[Reporter]) -> None:
+    """Every enabled reporter writes the test, while the mesh (and its logs) is still up."""
+    recorder = request.node.stash.get(RECORDER, None)
+    if recorder is not None:
+        recorder.close()
     s = request.config.stash[SETTINGS]
-    listener = request.config.pluginmanager.get_plugin("allure_listener")
-    write(listener.allure_logger, c, recorder, title=request.node.name, topology_path=s.topology_path,
-          runtime=s.runtime)
+    recording = Recording(c, recorder, title=request.node.name, topology_path=s.topology_path, runtime=s.runtime,
+                          config=request.config)
+    for reporter in reporters:
+        reporter.write(recording)
 
 
 def _add_evidence(report: pytest.TestReport, call: pytest.CallInfo[None], c: Chaos) -> None:

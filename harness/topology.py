@@ -5,7 +5,12 @@ A topology is written in TOML (or built in Python) and read by both runtimes:
     [mesh]      name, brittle knobs the services understand, leak patterns, the config
                 service, compose_file (the user's compose file, relative to this file),
                 explore_config (a config patch, dotted path -> value, in force while exploring:
-                shorter breaker resets and the like, so an example takes a fraction of a second)
+                shorter breaker resets and the like, so an example takes a fraction of a second),
+                config_source (the registered config source pushes go through, harness/config/;
+                default "http": the config_service, spoken to over its protocol),
+                config_apply_s (seconds a service may take to apply a pushed version, default 5:
+                the most the harness waits for services that report the version they run
+                (docs/service-protocol.md), and what it waits for those that cannot say)
     [services]  how each service starts locally, its health check, its compose name;
                 command placeholders: {python} {port} {host} {root} (the topology's folder)
                 and {data} (a per-run folder for the service's data that outlives a Kill)
@@ -44,6 +49,7 @@ __all__ = [
 VERDICTS = ("full", "degraded", "failed_fast", "hung", "wrong")
 NEVER_ACCEPTABLE = frozenset({"hung", "wrong"})
 AT_REST_VERDICTS = ("full", "degraded")  # what a journey may honestly answer with no fault anywhere
+CONFIG_APPLY_S = 5.0  # default [mesh] config_apply_s: the bundled services poll their config every 100 ms
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _EDGE = re.compile(r"^\s*([^\s>-][^\s>]*?)\s*->\s*([^\s>]+)\s*$")
@@ -133,6 +139,8 @@ class Topology:
     config_service: str = ""
     compose_file: Path | None = None  # the user's own compose file, for the compose runtime
     explore_config: Mapping[str, Any] = field(default_factory=dict)  # config patch in force while exploring
+    config_source: str = "http"  # the registered config source (harness/config/) config pushes go through
+    config_apply_s: float = CONFIG_APPLY_S  # how long a service may take to apply a pushed config version
 
     # -- queries (pure) --------------------------------------------------
 
@@ -221,7 +229,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
     _only(data, "topology", {"mesh", "services", "edges", "journeys"})
     mesh = _table(data, "mesh", "mesh", required=False)
     _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service",
-                         "compose_file", "explore_config"})
+                         "compose_file", "explore_config", "config_source", "config_apply_s"})
     name = _str(mesh, "name", "mesh", default="mesh")
     knobs = _str_list(mesh, "knobs", "mesh")
     for k in knobs:
@@ -238,8 +246,15 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         raise InvalidTopology(
             f"mesh.config_service: unknown service {config_service!r}; services are: {', '.join(sorted(services))}"
         )
+    config_source = _str(mesh, "config_source", "mesh", default="http")
+    if not _NAME.match(config_source):
+        raise InvalidTopology(f"mesh.config_source: {config_source!r} is not a config source name (lowercase, "
+                              "digits, _ or -, like \"http\")")
+    apply_s = mesh.get("config_apply_s", CONFIG_APPLY_S)
+    if isinstance(apply_s, bool) or not isinstance(apply_s, (int, float)) or not 0 < apply_s <= 600:
+        raise InvalidTopology(f"mesh.config_apply_s: must be a number of seconds in (0, 600], got {apply_s!r}")
     explore_config = dict(_table(mesh, "explore_config", "mesh", required=False))
-    if explore_config and not config_service:
+    if explore_config and not config_service and config_source == "http":
         raise InvalidTopology("mesh.explore_config: needs mesh.config_service, the service it is pushed to")
     for path, value in explore_config.items():
         if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", path):
@@ -273,6 +288,8 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         config_service=_str(mesh, "config_service", "mesh", default=""),
         compose_file=(root / _str(mesh, "compose_file", "mesh")) if "compose_file" in mesh else None,
         explore_config=explore_config,
+        config_source=config_source,
+        config_apply_s=float(apply_s),
     )
 
 
@@ -521,6 +538,9 @@ def _plain(topo: Topology) -> dict[str, Any]:
         "name": topo.name,
         "knobs": topo.knobs,
         **({"explore_config": dict(topo.explore_config)} if topo.explore_config else {}),
+        # Only when not the default, so the digests of topologies written before these keys stay the same.
+        **({"config_source": topo.config_source} if topo.config_source != "http" else {}),
+        **({"config_apply_s": topo.config_apply_s} if topo.config_apply_s != CONFIG_APPLY_S else {}),
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {

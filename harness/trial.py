@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .chaos import Chaos
+from .config import await_applied
 from .contracts import confirm_alone, contract_for, frozen_by
 from .errors import InvalidFault, MeshError
 from .faults import apply_patch, fault_from_spec, parse_fault
@@ -42,7 +44,7 @@ RECOVERY_S = 5.0  # how long after the last heal every journey may take to be ba
 GRACE_S = 0.1  # how long past its budget a journey is awaited: enough to call it hung, no more
 RECOVERY_POLL_S = 0.02  # between two rounds of the recovery check: most of a recovery is waiting for a breaker
 FROZEN_WAIT_S = 0.15  # how long a journey whose entry service is paused is awaited (no answer can come)
-CONFIG_APPLY_S = 5.0  # how long every consumer may take to run a pushed version (they poll every 100 ms)
+_log = logging.getLogger("cascade")
 
 
 @contextlib.contextmanager
@@ -73,24 +75,9 @@ def explore_config(mesh: Mesh) -> Iterator[int | None]:
 
 
 def _await_config(mesh: Mesh, version: int) -> None:
-    """Block until every service that reports a config version runs `version`; MeshError if one rejects it."""
-    deadline = time.monotonic() + CONFIG_APPLY_S
-    while True:
-        behind = []
-        for name in mesh.topology.services:
-            counters = mesh.counters(name)
-            if "config_version" not in counters:
-                continue  # not a config consumer (or not answering: the next journey will say so)
-            if version in counters.get("config_rejected", []):
-                raise MeshError(f"{name} rejected config version {version} (mesh.explore_config); see its log")
-            if counters["config_version"] < version:
-                behind.append(f"{name} (version {counters['config_version']})")
-        if not behind:
-            return
-        if time.monotonic() > deadline:
-            raise MeshError(f"config version {version} not running within {CONFIG_APPLY_S:.0f} s on: "
-                            + ", ".join(behind))
-        time.sleep(0.05)
+    """Block until every consumer runs `version` (MeshError if one rejects it); where one cannot say, the declared wait."""
+    await_applied(mesh.config(), version, within_s=mesh.topology.config_apply_s, why="mesh.explore_config",
+                  log=_log.warning)
 
 
 def fault_spec(fault: Fault) -> dict[str, Any]:

@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-__all__ = ["Counters"]
+__all__ = ["ABANDONED_KINDS", "Counters"]
+
+# The failures after which the caller no longer reads the connection: what /cascade/v1/state
+# reports as calls_abandoned (data a delaying proxy still holds for it has no reader).
+ABANDONED_KINDS = ("timeout", "cancelled")
 
 
 class Counters:
@@ -28,6 +32,15 @@ class Counters:
         self.fallbacks: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self.loop_stall_max_ms = 0.0
+
+    def abandoned(self) -> dict[str, int]:
+        """Per callee, the calls given up on: the attempt timed out, or was cancelled because our own caller went away."""
+        out: dict[str, int] = {}
+        for key, n in self.failures.items():
+            callee, _, kind = key.rpartition(":")
+            if kind in ABANDONED_KINDS:
+                out[callee] = out.get(callee, 0) + n
+        return out
 
     def snapshot(self, *, service: str, mode: str, knobs: list[str], breakers: dict[str, str],
                  config_version: int, config_rejected: list[int]) -> dict[str, Any]:

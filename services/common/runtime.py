@@ -4,7 +4,10 @@
     main(build) ─> uvicorn on HOST:PORT
       lifespan: HTTP and Redis clients, config poll every 100 ms, start-up steps retried until done
       /health   200 once the first config is loaded and every start-up step (seeding, cache warm-up) is done
-      /counters what the harness reads: requests, calls, retries, fallbacks, breakers, config version
+      /cascade/v1/state  the applied-version protocol the harness reads (docs/service-protocol.md):
+                         the config version applied, the versions rejected, calls given up on per callee
+      /counters what these services' own tests and scenarios read: requests, calls, retries, fallbacks,
+                breakers, config version
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mappi
 from .counters import Counters
 from .env import ServiceEnv, load_env
 from .errors import StartupError
-from .web import CascadeMiddleware, json_response
+from .web import STATE_PATH, CascadeMiddleware, json_response
 
 if TYPE_CHECKING:
     from .calls import Caller
@@ -101,6 +104,7 @@ class Runtime:
 
         plumbing = [
             Route("/health", self._health),
+            Route(STATE_PATH, self._state),
             Route("/counters", self._counters),
             Route("/counters/reset", self._reset, methods=["POST"]),
         ]
@@ -125,6 +129,16 @@ class Runtime:
             breakers={dep: c.breaker.state for dep, c in self.callers.items()},
             config_version=version, config_rejected=list(state.rejected) if state is not None else [],
         ))
+
+    async def _state(self, request: Any) -> Any:
+        """GET /cascade/v1/state: what the harness may know of this service (docs/service-protocol.md)."""
+        state = self.config_state  # the config service reads no config: null, as the protocol says
+        return json_response({
+            "service": self.name,
+            "config_version": state.applied_version if state is not None else None,
+            "config_rejected": list(state.rejected) if state is not None else [],
+            "calls_abandoned": self.counters.abandoned(),
+        })
 
     async def _reset(self, request: Any) -> Any:
         self.counters.reset()

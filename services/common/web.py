@@ -30,11 +30,12 @@ from .fallbacks import ErrorAnswer, decide, internal_error, passthrough, unavail
 if TYPE_CHECKING:
     from .runtime import Runtime
 
-__all__ = ["CascadeMiddleware", "error_response", "failure_response", "json_response", "note"]
+__all__ = ["CascadeMiddleware", "STATE_PATH", "error_response", "failure_response", "json_response", "note"]
 
 log = logging.getLogger("chirp")
+STATE_PATH = "/cascade/v1/state"  # the applied-version protocol (docs/service-protocol.md)
 # Plumbing routes: not counted as requests, never marked degraded.
-_PLUMBING = frozenset({"/health", "/counters", "/counters/reset"})
+_PLUMBING = frozenset({"/health", STATE_PATH, "/counters", "/counters/reset"})
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

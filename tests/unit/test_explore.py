@@ -43,8 +43,9 @@ def _journal() -> Journal:
              Step("heal", Latency("front->back", ms=700)))
     checks = (Check(0, "contracts", ("Latency(front->back, ms=700)",), {"page": "degraded", "widget": "full"}),
               Check(1, "contracts", ("x",), {"page": "hung", "widget": "full"}, ("page: hung, wanted full",)))
-    return Journal("toy", TOPO.digest(), "toy.toml", "brittle:timeouts", "local", 7, 1.25, "page: hung \"quoted\"",
-                   steps, checks)
+    return Journal(topology_name="toy", topology_digest=TOPO.digest(), topology_path="toy.toml",
+                   mode="brittle:timeouts", runtime="local", seed=7, found_after_s=1.25,
+                   message="page: hung \"quoted\"", steps=steps, checks=checks)
 
 
 def test_a_journal_round_trips_through_its_file(tmp_path):
@@ -142,3 +143,8 @@ def test_worker_seeds_start_at_the_run_seed_and_never_meet():
 
     assert worker_seed(7, 0) == 7 and worker_seed(7, 1) == 7 + SEED_STRIDE
     assert worker_seed(2**32 - 1, 1) == SEED_STRIDE - 1  # wraps into Hypothesis's seed range
+
+
+def test_a_journal_is_built_from_keywords_only():
+    with pytest.raises(TypeError):
+        Journal("toy", TOPO.digest(), "toy.toml", "brittle:timeouts", "local", 7, 1.25, "m", (), ())  # type: ignore[misc]

@@ -18,8 +18,9 @@ SCHEDULE = (Step("inject", LAT), Step("inject", RESTART), Step("inject", DOWN), 
 
 
 def _journal(steps: Sequence[Step] = SCHEDULE) -> Journal:
-    return Journal("shop", "d", "shop.toml", "resilient", "local", 1, 8.4, "product: not recovered", tuple(steps),
-                   (Check(len(steps) - 1, "recovery", (), {"product": "failed_fast"}, ("product: not recovered",)),))
+    return Journal(topology_name="shop", topology_digest="d", topology_path="shop.toml", mode="resilient",
+                   runtime="local", seed=1, found_after_s=8.4, message="product: not recovered", steps=tuple(steps),
+                   checks=(Check(len(steps) - 1, "recovery", (), {"product": "failed_fast"}, ("product: not recovered",)),))
 
 
 def _runner(fails: Callable[[Sequence[Step]], bool], log: list) -> Callable[[Sequence[Step]], Outcome]:

@@ -167,3 +167,27 @@ def test_without_a_data_dir_a_restart_is_back_at_version_one(client):
     assert client.put("/config", content=b"{}", headers=AUTH).json() == {"version": 2}
     with TestClient(config_service.build({"PORT": "4000", "CASCADE_CONFIG_TOKEN": TOKEN})[1]) as again:
         assert again.get("/config").json()["version"] == 1
+
+
+# -- the applied-version protocol (docs/service-protocol.md) ---------------------------------
+
+
+def test_the_config_service_reads_no_config_and_says_so(client):
+    client.put("/config", content=b"{}", headers=AUTH)
+    state = client.get("/cascade/v1/state").json()
+    assert state == {"service": "config", "config_version": None, "config_rejected": [], "calls_abandoned": {}}
+    assert client.get("/counters").json()["requests"] == 1  # the state route is plumbing: not counted
+
+
+def test_a_consumer_reports_what_it_applied_rejected_and_gave_up_on():
+    from services.common.config_state import initial_state, offer
+
+    env = {"PORT": "4001", "CASCADE_MODE": "resilient", "CASCADE_BRITTLE": ""}
+    rt = Runtime("tiny", (), environ=env)
+    rt.config_state, _ = offer(initial_state(), 3, DEFAULT_DOCUMENT, validate=True)
+    rt.config_state, _ = offer(rt.config_state, 4, {"plans": "not a table"}, validate=True)
+    rt.counters.failures.update({"media:timeout": 2, "media:cancelled": 1, "media:unreachable": 5, "redis:timeout": 1})
+    with TestClient(rt.app([])) as c:
+        state = c.get("/cascade/v1/state").json()
+    assert state == {"service": "tiny", "config_version": 3, "config_rejected": [4],
+                     "calls_abandoned": {"media": 3, "redis": 1}}
