@@ -12,6 +12,9 @@ from .base import (
     register_config_source,
 )
 from .http import ConfigClient, http_source
+from ..builtins import load_builtins
+
+load_builtins(__name__, __path__, first=("base", "applied", "http"))  # each other module registers a source
 
 __all__ = [
     "Applied",

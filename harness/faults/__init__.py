@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..builtins import load_builtins
 from .base import (
     FAULT_KINDS, DrawContext, Fault, FaultKind, Undo, check_service, check_service_name, fault_from_spec,
     kinds_in_family, register_fault_kind, unregister_fault_kind,
@@ -39,6 +40,10 @@ __all__ = [
     "check_service_name", "drain_s", "fault_from_spec", "kinds_in_family", "parse_fault", "register_fault_kind",
     "unregister_fault_kind",
 ]  # fmt: skip
+
+
+# Every other module of this package is a kind (or kinds) too, and registers itself on import.
+load_builtins(__name__, __path__, first=("base", "network", "process", "config", "parse"))
 
 
 def drain_s(fault: Any) -> float:
