@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import UsageError
 from .minimize import Removal
-from .trial import Check, Step, Trial, explore_config
+from .trial import Check, Step, Trial, run_steps
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -102,31 +102,6 @@ class Journal:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{p} is not a Cascade journal ({type(exc).__name__}: {exc}); "
                              "pass a file `cascade explore` wrote under .cascade/journals/") from None
-
-
-def run_steps(mesh: Mesh, steps: Sequence[Step]) -> Trial:
-    """Run `steps` in order on `mesh` from its baseline, then heal what is left: the trial with every check.
-
-    Like an exploration, it stops at the first broken contract (reverting what is active), so
-    a replay's checks line up with the journal's; and like one, it runs under the topology's
-    explore_config.
-    """
-    with explore_config(mesh):
-        trial = Trial(mesh)
-        try:
-            for step in steps:
-                if step.action == "inject":
-                    trial.inject(step.fault)
-                else:
-                    trial.heal(trial.active.index(step.fault))
-                if trial.broken:
-                    trial.abandon()
-                    return trial
-            trial.close()
-        except BaseException:
-            trial.abandon()
-            raise
-    return trial
 
 
 @dataclass(frozen=True)

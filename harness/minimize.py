@@ -147,7 +147,7 @@ def confirm_and_minimize(journal: Journal, run: Callable[[Sequence[Step]], Outco
 
 def rerun_at_rest(mesh: Mesh, steps: Sequence[Step], *, clock: Callable[[], float] = time.monotonic) -> Outcome:
     """Replay `steps` from the mesh at rest and say what it showed."""
-    from .journal import run_steps
+    from .trial import run_steps
 
     started = clock()
     trial: Trial = run_steps(mesh, steps)  # from the mesh at rest: reset restarts the services if need be

@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from .chaos import Chaos
 from .config import await_applied
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .faults.base import Fault
     from .mesh import Mesh
 
-__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "explore_config", "fault_line", "fault_spec", "spec_fault"]
+__all__ = ["Check", "RECOVERY_S", "Step", "Trial", "explore_config", "fault_line", "fault_spec", "run_steps", "spec_fault"]
 
 RECOVERY_S = 5.0  # how long after the last heal every journey may take to be back at its baseline verdict
 GRACE_S = 0.1  # how long past its budget a journey is awaited: enough to call it hung, no more
@@ -249,3 +249,28 @@ class Trial:
         c = Check(len(self.steps) - 1, kind, tuple(f.describe() for f in self.active), verdicts, broken)
         self.checks.append(c)
         return c
+
+
+def run_steps(mesh: Mesh, steps: Sequence[Step]) -> Trial:
+    """Run `steps` in order on `mesh` from its baseline, then heal what is left: the trial with every check.
+
+    Like an exploration, it stops at the first broken contract (reverting what is active), so
+    a replay's checks line up with the journal's; and like one, it runs under the topology's
+    explore_config.
+    """
+    with explore_config(mesh):
+        trial = Trial(mesh)
+        try:
+            for step in steps:
+                if step.action == "inject":
+                    trial.inject(step.fault)
+                else:
+                    trial.heal(trial.active.index(step.fault))
+                if trial.broken:
+                    trial.abandon()
+                    return trial
+            trial.close()
+        except BaseException:
+            trial.abandon()
+            raise
+    return trial
