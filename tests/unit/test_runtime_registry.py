@@ -37,8 +37,8 @@ def test_built_ins_are_registered_local_first() -> None:
     assert MESH_RUNTIMES is RUNTIMES  # harness.mesh.RUNTIMES stays importable, and is the registry
 
 
-@pytest.mark.parametrize("name", ["local", "compose"])
-def test_each_built_in_runtime_meets_the_protocol(name: str, topology, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", list(RUNTIMES))
+def test_each_registered_runtime_meets_the_protocol(name: str, topology, tmp_path: Path) -> None:
     rt = make_runtime(name, topology, parse_mode("resilient", topology.knobs), state_dir=tmp_path)
     assert isinstance(rt, Runtime)
     assert rt.name == name
