@@ -19,19 +19,34 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import UsageError
-from .minimize import Removal
 from .trial import Check, Step, Trial, run_steps
 
 if TYPE_CHECKING:
     from .mesh import Mesh
 
-__all__ = ["JOURNAL_DIR", "Journal", "Replay", "replay", "run_steps", "scenario_text"]
+__all__ = ["JOURNAL_DIR", "Journal", "Removal", "Replay", "replay", "run_steps", "scenario_text"]
 
 JOURNAL_DIR = Path(".cascade") / "journals"
 FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One removal tried while minimizing: which steps were taken out, and whether it still failed without them."""
+
+    removed: tuple[str, ...]  # "inject <fault line>" / "heal <fault line>"
+    still_failed: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"removed": list(self.removed), "still_failed": self.still_failed, "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Removal:
+        return cls(tuple(data["removed"]), bool(data["still_failed"]), float(data.get("seconds", 0.0)))
 
 
 @dataclass(frozen=True, kw_only=True)

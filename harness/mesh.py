@@ -20,7 +20,7 @@ from .config import ConfigSource, make_config_source
 from .errors import MeshNotSettled, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
 from .probe import Response, http_request
-from .runtime.local import LocalRuntime
+from .runtime import RUNTIMES, Runtime, make_runtime
 from .topology import Topology, callees_first
 from .toxiproxy import ToxiproxyClient
 
@@ -32,7 +32,6 @@ Observer = Callable[["Observation", bytes], None]
 
 __all__ = ["Mesh", "RUNTIMES"]
 
-RUNTIMES = ("local", "compose")
 SETTLE_S = 10.0  # how long reset() waits for the journeys to return to their steady state
 
 
@@ -50,24 +49,12 @@ class Mesh:
         detached: bool = False,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise UsageError(f"unknown runtime {runtime!r}; runtimes are: {', '.join(RUNTIMES)}")
         self.topology = topology
         self.mode = mode if isinstance(mode, Mode) else parse_mode(mode, topology.knobs)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
-        self.runtime: Any
-        if runtime == "compose":
-            if topology.compose_file is None:
-                raise UsageError(
-                    f"the compose runtime needs the topology's compose file: add compose_file = \"path/to/compose.yaml\" "
-                    f"under [mesh] in the topology of {topology.name!r}"
-                )
-            from .runtime.compose import ComposeRuntime  # lazy: the local runtime needs no docker
-
-            self.runtime = ComposeRuntime(topology, self.mode, compose_file=topology.compose_file,
-                                          state_dir=state_dir, detached=detached, log=log)
-        else:
-            self.runtime = LocalRuntime(topology, self.mode, state_dir=state_dir, detached=detached, log=log)
+        # Unknown names raise UsageError listing RUNTIMES; a runtime's factory checks its own needs.
+        self.runtime: Runtime = make_runtime(runtime, topology, self.mode, state_dir=state_dir,
+                                             detached=detached, log=log)
         self._toxiproxy: ToxiproxyClient | None = None
         self._steady: SteadyState | None = None
         self._observers: list[Observer] = []

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import HarnessError
+from .journal import Journal, Removal
 
 if TYPE_CHECKING:
-    from .journal import Journal
     from .mesh import Mesh
     from .trial import Check, Step, Trial
 
@@ -43,22 +43,6 @@ REPRODUCIBLE = "reproducible"  # failed again when rerun with the same faults
 FLAKY = "flaky"  # passed when rerun with the same faults: both runs are reported, it is never a pass
 UNCONFIRMED = "unconfirmed"  # the rerun could not be made (the mesh would not come back to rest)
 MAX_RERUNS = 40  # a bound on minimizing: a schedule has at most a handful of steps
-
-
-@dataclass(frozen=True)
-class Removal:
-    """One removal tried while minimizing: which steps were taken out, and whether it still failed without them."""
-
-    removed: tuple[str, ...]  # "inject <fault line>" / "heal <fault line>"
-    still_failed: bool
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"removed": list(self.removed), "still_failed": self.still_failed, "seconds": round(self.seconds, 3)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Removal:
-        return cls(tuple(data["removed"]), bool(data["still_failed"]), float(data.get("seconds", 0.0)))
 
 
 @dataclass(frozen=True)

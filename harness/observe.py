@@ -15,14 +15,28 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
 from .errors import UsageError
 from .probe import http_request
 from .verdicts import Observation, classify, worse
 
 if TYPE_CHECKING:
-    from .mesh import Mesh
+    from .topology import Topology
+
+
+class ObservedMesh(Protocol):
+    """What observing journeys needs of a mesh (`harness.mesh.Mesh` is one): so this module never imports it."""
+
+    topology: Topology
+
+    def address(self, service: str) -> tuple[str, int]:
+        """Where `service` answers HTTP."""
+        ...
+
+    def record(self, obs: Observation, body: bytes) -> None:
+        """Hand one observation to whoever subscribed (Chaos, the recorder)."""
+        ...
 
 __all__ = [
     "Baseline",
@@ -44,13 +58,13 @@ HUNG_GRACE = 0.5
 HUNG_GRACE_MAX_S = 2.0
 
 
-def run_journey(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic, origin_s: float = 0.0,
+def run_journey(mesh: ObservedMesh, name: str, *, clock: Callable[[], float] = time.monotonic, origin_s: float = 0.0,
                 grace_s: float | None = None, wait_s: float | None = None) -> Observation:
     """Send a journey's entry request once and classify the answer."""
     return run_journey_with_body(mesh, name, clock=clock, origin_s=origin_s, grace_s=grace_s, wait_s=wait_s)[0]
 
 
-def run_journey_with_body(mesh: Mesh, name: str, *, clock: Callable[[], float] = time.monotonic,
+def run_journey_with_body(mesh: ObservedMesh, name: str, *, clock: Callable[[], float] = time.monotonic,
                           origin_s: float = 0.0, grace_s: float | None = None,
                           wait_s: float | None = None) -> tuple[Observation, bytes]:
     """Like `run_journey`, also returning the whole response body.
@@ -73,7 +87,7 @@ def run_journey_with_body(mesh: Mesh, name: str, *, clock: Callable[[], float] =
     return obs, r.body
 
 
-def run_journeys(mesh: Mesh, names: Iterable[str] | None = None, **kw: Any) -> dict[str, Observation]:
+def run_journeys(mesh: ObservedMesh, names: Iterable[str] | None = None, **kw: Any) -> dict[str, Observation]:
     """Run several journeys at once (one thread each) and return their observations by name."""
     names = sorted(names if names is not None else mesh.topology.journeys)
     if not names:
@@ -112,7 +126,7 @@ class SteadyState:
         return out
 
 
-def measure_steady_state(mesh: Mesh, names: Iterable[str] | None = None, *, samples: int = 3) -> SteadyState:
+def measure_steady_state(mesh: ObservedMesh, names: Iterable[str] | None = None, *, samples: int = 3) -> SteadyState:
     """Run every journey `samples` times (journeys in parallel) and keep the baselines."""
     if samples < 1:
         raise UsageError(f"steady state needs samples >= 1, got {samples}")
@@ -143,7 +157,7 @@ class Recovery:
 
 
 def wait_for_recovery(
-    mesh: Mesh,
+    mesh: ObservedMesh,
     baseline: Mapping[str, str],
     *,
     within_s: float,
@@ -171,7 +185,7 @@ def wait_for_recovery(
         sleep(interval_s)
 
 
-def acked_id(journey_name: str, mesh: Mesh, status: int | None, body: bytes) -> str | None:
+def acked_id(journey_name: str, mesh: ObservedMesh, status: int | None, body: bytes) -> str | None:
     """The id a write journey's answer acknowledged, or None if it acknowledged nothing."""
     j = mesh.topology.journey(journey_name)
     if j.readback is None or status not in j.expect_status:
@@ -201,7 +215,7 @@ class LostWrites:
         return "; ".join(parts) or f"all {self.checked} acknowledged '{journey}' writes read back"
 
 
-def find_lost_writes(mesh: Mesh, journey_name: str, ids: Iterable[str], *, within_s: float = 5.0) -> LostWrites:
+def find_lost_writes(mesh: ObservedMesh, journey_name: str, ids: Iterable[str], *, within_s: float = 5.0) -> LostWrites:
     """Read every acknowledged id back; a 404 is a lost write, anything else but 200 is retried (tenacity)."""
     from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 

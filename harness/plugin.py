@@ -1,7 +1,7 @@
 """pytest plugin: options, markers, the `mesh` and `chaos` fixtures, the header and failure evidence (wiring only).
 
     --cascade-topology PATH   (ini: cascade_topology)  the topology the `mesh` fixture brings up
-    --cascade-runtime local|compose                    (ini: cascade_runtime, default local)
+    --cascade-runtime local|compose|...                (ini: cascade_runtime, default local; the registered runtimes)
     --cascade-mode resilient|brittle|brittle:k1,k2     (ini: cascade_mode, default resilient)
     --cascade-seed N                                    the run's seed (random if not given)
 
@@ -62,7 +62,8 @@ REPORTING = pytest.StashKey[list[Reporter]]()  # the reporters enabled for this 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cascade", "Cascade chaos harness")
     group.addoption("--cascade-topology", default=None, help="topology TOML the `mesh` fixture brings up")
-    group.addoption("--cascade-runtime", default=None, help="local (default) or compose")
+    group.addoption("--cascade-runtime", default=None, choices=list(RUNTIMES),
+                    help=f"one of {', '.join(RUNTIMES)} (default local)")
     group.addoption("--cascade-mode", default=None,
                     help="resilient (default), brittle, or brittle:KNOB[,KNOB...]")
     group.addoption("--cascade-seed", default=None, type=int, help="seed of the run (printed in the header)")
@@ -70,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="rerun a failed scenario once, alone on a new mesh, to classify it: reproducible (failed "
                          "again) or flaky (passed when rerun; still reported as a failure)")
     parser.addini("cascade_topology", "topology TOML (relative to the rootdir)", default="")
-    parser.addini("cascade_runtime", "local or compose", default="local")
+    parser.addini("cascade_runtime", f"one of {', '.join(RUNTIMES)}", default="local")
     parser.addini("cascade_mode", "resilient, brittle or brittle:KNOB,...", default="resilient")
 
 

@@ -3,8 +3,9 @@
     <state_dir>/runs/<run_id>/state.json   owner (pid + start time), processes, extra resources
     <state_dir>/runs/<run_id>/logs/        one log file per process
 
-A process is identified by its pid *and* its start time (field 22 of /proc/PID/stat), so a
-recycled pid is never killed by mistake. Each mesh process leads its own process group, so
+A process is identified by its pid *and* its start time (field 22 of /proc/PID/stat, in clock
+ticks: exact, where psutil's create_time is a float derived from it), so a recycled pid is never
+killed by mistake. Each mesh process leads its own process group, so
 killing the group also takes any children it spawned.
 """
 
@@ -20,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import HarnessError
+from .errors import HarnessError, UsageError
 
-__all__ = ["ProcessRecord", "RunRecord", "kill_group", "process_start_ticks", "reap_leftovers", "reap_run"]
+__all__ = ["ProcessRecord", "RunRecord", "kill_group", "process_start_ticks", "reap_leftovers", "reap_run",
+           "register_reaper"]
 
 KEEP_LOG_DIRS = 20
 
@@ -144,21 +146,24 @@ class RunRecord:
 ResourceReaper = Callable[[dict[str, Any]], str | None]
 
 
-def _reap_compose(resource: dict[str, Any]) -> str | None:
-    from .runtime.compose import reap_compose_project  # lazy: only a compose run needs docker
-
-    return reap_compose_project(resource)
-
-
 def _ended_fault(resource: dict[str, Any]) -> str:
     # A fault recorded by `cascade inject` lives in the mesh's processes (a toxic, a stopped
     # process, a pushed config): killing them ended it; say so, so no fault goes unmentioned.
     return f"fault {resource.get('fault', '?')} ({resource.get('state', 'active')}; ended with its mesh)"
 
 
-# Every kind of resource a runtime records; any caller of reap_leftovers gets all of them, so a
-# local run also cleans up after a dead compose run and the other way round.
-DEFAULT_REAPERS: dict[str, ResourceReaper] = {"compose": _reap_compose, "fault": _ended_fault}
+# Every kind of resource a run records -> its reaper. Runtimes add theirs with register_reaper when
+# their module is imported (harness/__init__ imports them all), so any caller of reap_leftovers
+# gets all of them: a local run also cleans up after a dead compose run and the other way round.
+DEFAULT_REAPERS: dict[str, ResourceReaper] = {"fault": _ended_fault}
+
+
+def register_reaper(kind: str, reaper: ResourceReaper) -> None:
+    """Reap run-state resources of `kind` with `reaper` (it returns what it removed, or None if nothing was left)."""
+    if DEFAULT_REAPERS.get(kind, reaper) is not reaper:
+        raise UsageError(f"a reaper for resources of kind {kind!r} is already registered "
+                           f"({DEFAULT_REAPERS[kind]!r}); record the new resources under another kind")
+    DEFAULT_REAPERS[kind] = reaper
 
 
 def reap_leftovers(

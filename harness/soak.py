@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import psutil
+
 from .errors import ProvisionError, UsageError
 from .runstate import RunRecord, kill_group, process_start_ticks
 from .verify import parse_junit
@@ -174,46 +176,29 @@ def _become_subreaper() -> None:
         raise ProvisionError(f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(ctypes.get_errno())}")
 
 
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state letter) of every process on the machine."""
-    table = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(stat.parent.name)] = (int(fields[1]), fields[0].decode())
-    return table
-
-
-def _descendants(root: int, table: Mapping[int, tuple[int, str]]) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _state) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
+def _tree(root: int) -> list[int]:
+    """`root` and every process descending from it ([] once `root` is gone)."""
+    try:
+        return [root, *(c.pid for c in psutil.Process(root).children(recursive=True))]
+    except psutil.Error:
+        return []
 
 
 def _usage(pid: int) -> tuple[int, int]:
     """(open fds, RSS in kB) of one process; (0, 0) once it is gone."""
     try:
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
-        rss = next((int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                    if line.startswith("VmRSS:")), 0)
-    except (OSError, ValueError):
+        p = psutil.Process(pid)
+        with p.oneshot():
+            return p.num_fds(), p.memory_info().rss // 1024
+    except psutil.Error:
         return 0, 0
-    return fds, rss
 
 
 def _watch(proc: subprocess.Popen[bytes]) -> tuple[int, int, float]:
     """Wait for `proc`, sampling its whole tree; the peak (processes, open fds, RSS in MB)."""
     peak_procs = peak_fds = peak_rss = 0
     while proc.poll() is None:
-        tree = [p for p in _descendants(proc.pid, _proc_table()) if p != proc.pid] + [proc.pid]
+        tree = _tree(proc.pid) or [proc.pid]
         usage = [_usage(p) for p in tree]
         peak_procs = max(peak_procs, len(tree))
         peak_fds = max(peak_fds, sum(u[0] for u in usage))
@@ -227,15 +212,13 @@ def _leftover_processes() -> list[str]:
     deadline = time.monotonic() + ORPHAN_GRACE_S
     while True:
         _reap_zombies()
-        me = os.getpid()
-        table = _proc_table()
-        alive = [pid for pid, (ppid, state) in table.items() if ppid == me and state != "Z"]
+        alive = [c.pid for c in psutil.Process().children() if _status(c) not in ("", psutil.STATUS_ZOMBIE)]
         if not alive or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     lines = []
     for pid in alive:
-        ports = _listening_ports({p for p in _descendants(pid, table)})
+        ports = _listening_ports(set(_tree(pid)))
         lines.append(f"process {_cmdline(pid)} (pid {pid}) outlived the run"
                      + (f", listening on {', '.join(ports)}" if ports else ""))
         ticks = process_start_ticks(pid)
@@ -257,25 +240,31 @@ def _reap_zombies() -> None:
             return
 
 
+def _status(p: psutil.Process) -> str:
+    """The process's state (psutil.STATUS_*), '' once it is gone."""
+    try:
+        return p.status()
+    except psutil.Error:
+        return ""
+
+
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline()).strip()[:120]
+    except psutil.Error:
         return "?"
 
 
 def _listening_ports(pids: set[int]) -> list[str]:
     """host:port of every listening TCP socket held open by one of `pids`."""
-    inodes = set()
-    for pid in pids:
+    ports = []
+    for pid in sorted(pids):
         try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        except OSError:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
             continue
-    return [addr for addr, inode in listening_sockets() if inode in inodes]
+        ports += [f"{c.laddr.ip}:{c.laddr.port}" for c in conns if c.status == psutil.CONN_LISTEN]
+    return ports
 
 
 def listening_sockets() -> list[tuple[str, str]]:

@@ -157,7 +157,7 @@ class Holder:
         host, port = self.mesh.address(name)
         health = health_error(svc, host, port, HEALTH_TIMEOUT_S) if state == "running" else state
         scheme = "http" if svc.http else "tcp"
-        return {"name": name, "pid": getattr(rt, "pid", lambda _n: None)(name), "url": f"{scheme}://{host}:{port}",
+        return {"name": name, "pid": rt.pid(name), "url": f"{scheme}://{host}:{port}",
                 "state": state, "health": health or "ok"}
 
 

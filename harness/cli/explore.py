@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Callable, TextIO
 
+from ..runtime import RUNTIMES
 from ._common import print_json
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--budget", default="5m", help="how long to explore: 30s, 5m, 1h (default 5m)")
     e.add_argument("--topology", default="services/topology.toml", help="topology TOML to bring up")
     e.add_argument("--mode", default="resilient", help="resilient, brittle or brittle:KNOB[,KNOB...]")
-    e.add_argument("--runtime", default="local", help="local (default) or compose")
+    e.add_argument("--runtime", default="local", choices=list(RUNTIMES), help="local (default) or another registered runtime")
     e.add_argument("--seed", type=int, default=None, help="seed of the run (random if not given; printed)")
     e.add_argument("--max-steps", type=int, default=4, help="inject/heal steps per example (default 4)")
     e.add_argument("--workers", type=int, default=1,

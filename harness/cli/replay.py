@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..runtime import RUNTIMES
 from ._common import print_json
 
 __all__ = ["register", "run"]
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Exit 0 when every check shows the journal's verdicts, 1 when any differs.")
     r.add_argument("journal", help="a journal written by `cascade explore` (.cascade/journals/*.json)")
     r.add_argument("--topology", default="", help="topology TOML (default: the path the journal recorded)")
-    r.add_argument("--runtime", default="", help="local or compose (default: the journal's)")
+    r.add_argument("--runtime", default="", choices=list(RUNTIMES), help="a registered runtime (default: the journal's)")
     r.add_argument("--emit-scenario", default="", metavar="PATH", help="write a pytest scenario for the journal to PATH")
     r.add_argument("--run", action="store_true", help="with --emit-scenario: also replay now")
     r.add_argument("--json", action="store_true", help="print the replay as JSON on stdout")

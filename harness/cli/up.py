@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..runtime import RUNTIMES
 from ._common import colour, print_json
 
 __all__ = ["register", "run"]
@@ -23,7 +24,6 @@ STOP_WAIT_S = 30.0
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from ..mesh import RUNTIMES
     from ..modes import parse_mode
     from ..paths import state_dir
     from ..topology import load_topology
@@ -125,6 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--topology", default="services/topology.toml", metavar="PATH",
                    help="topology TOML (default: services/topology.toml)")
     u.add_argument("--mode", default="resilient", help="resilient (default), brittle or brittle:KNOB[,KNOB...]")
-    u.add_argument("--runtime", default="local", help="local (default: processes on 127.0.0.1) or compose")
+    u.add_argument("--runtime", default="local", choices=list(RUNTIMES),
+                   help="local (default: processes on 127.0.0.1) or another registered runtime (compose)")
     u.add_argument("--json", action="store_true", help="machine-readable output (the status and next commands)")
     u.set_defaults(func=run)

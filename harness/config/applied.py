@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .base import Applied
 
 if TYPE_CHECKING:
-    from ..mesh import Mesh
+    from .base import Mesh
 
 __all__ = ["STATE_PATH", "ServiceState", "Unknown", "abandoned_calls", "consumers_applied", "parse_state",
            "read_state"]

@@ -22,7 +22,26 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, run
 from ..errors import MeshError, UsageError
 
 if TYPE_CHECKING:
-    from ..mesh import Mesh
+    from ..probe import Response
+    from ..topology import Topology
+
+
+class Mesh(Protocol):
+    """What a config source and the applied-version protocol need of a mesh (`harness.mesh.Mesh` is one).
+
+    Named here so this package never imports the mesh that builds its sources.
+    """
+
+    topology: Topology
+    runtime: Any  # its `secret` authenticates pushes to the bundled config service
+
+    def address(self, service: str) -> tuple[str, int]:
+        """Where `service` answers HTTP."""
+        ...
+
+    def request(self, service: str, method: str = "GET", path: str = "/", **kw: Any) -> Response:
+        """One timed HTTP request straight to `service`."""
+        ...
 
 __all__ = [
     "Applied",

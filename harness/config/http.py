@@ -25,7 +25,7 @@ from .applied import consumers_applied
 from .base import Applied, ConfigVersion, register_config_source
 
 if TYPE_CHECKING:
-    from ..mesh import Mesh
+    from .base import Mesh
 
 __all__ = ["ConfigClient", "ConfigVersion", "http_source"]
 

@@ -13,8 +13,9 @@
 The user's file is never edited. Works with `docker compose` (v2) and `docker-compose` (v1.29),
 detected, or forced with CASCADE_COMPOSE=v1|v2. Process faults go through the Docker SDK
 (kill = SIGKILL to the container, pause = cgroup freezer). The project is recorded in the
-run-state file so a later run can `down` it if this runner died (`reap_compose_project`).
-It mirrors `local.py` method for method; what it runs is planned, purely, in `compose_plan.py`.
+run-state file so a later run can `down` it if this runner died (`reap_compose_project`, registered
+as the run-state reaper of kind "compose"). It is a `Runtime` (base.py), registered as "compose";
+what it runs is planned, purely, in `compose_plan.py`. Docker is imported only when one is used.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
 from ..probe import tcp_open
-from ..runstate import RunRecord, reap_leftovers
+from ..runstate import RunRecord, register_reaper
 from ..topology import Topology
 from ..toxiproxy import ToxiproxyClient
 from .compose_plan import (
@@ -49,9 +50,10 @@ from .compose_plan import (
     override_header,
     proxy_specs,
 )
-from .health import health_error, restart_unhealthy, wait_until_healthy
+from .base import BaseRuntime, register_runtime, toxiproxy_answers
+from .health import health_error, wait_until_healthy
 
-__all__ = ["ComposeRuntime", "cascade_projects", "reap_compose_project"]
+__all__ = ["ComposeRuntime", "cascade_projects", "make_compose_runtime", "reap_compose_project"]
 
 STOP_GRACE_S = 2
 PAUSE_ATTEMPTS = 5
@@ -131,6 +133,10 @@ def reap_compose_project(resource: dict[str, Any]) -> str | None:
     return f"removed compose project {project} (by label)"
 
 
+# Every run reaps what any dead run left, so a local run also cleans up after a dead compose run.
+register_reaper("compose", reap_compose_project)
+
+
 def _remove_by_label(client: Any, project: str) -> None:
     label = {"label": [f"{_PROJECT_LABEL}={project}"]}
     for c in client.containers.list(all=True, filters=label):
@@ -144,7 +150,7 @@ def _remove_by_label(client: Any, project: str) -> None:
 # -- the runtime -----------------------------------------------------------------------------------
 
 
-class ComposeRuntime:
+class ComposeRuntime(BaseRuntime):
     """Runs a topology's services with Docker Compose from the user's compose file, every edge through Toxiproxy."""
 
     name = "compose"
@@ -208,9 +214,7 @@ class ComposeRuntime:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> ToxiproxyClient:
-        """Bring the mesh up; on any failure, tear down what was started and re-raise."""
-        self.reaped = reap_leftovers(self.state_dir)
+    def _before_start(self) -> None:
         if not self.compose_file.is_file():
             raise UsageError(f"compose file {str(self.compose_file)!r} does not exist")
         env = dict(os.environ)
@@ -218,11 +222,6 @@ class ComposeRuntime:
             env["CASCADE_COMPOSE"] = self._compose_choice
         self.command = compose_command(env)
         self._docker = _docker_client()
-        try:
-            return self._start()
-        except BaseException:
-            self.stop()
-            raise
 
     def _start(self) -> ToxiproxyClient:
         topo = self.topology
@@ -252,7 +251,7 @@ class ComposeRuntime:
         self._read_ports()
 
         client = ToxiproxyClient(self.toxiproxy_url)
-        self._wait(TOXIPROXY_SERVICE, lambda: "" if _answers(client) else "API not answering", MIN_START_TIMEOUT_S)
+        self._wait(TOXIPROXY_SERVICE, lambda: "" if toxiproxy_answers(client) else "API not answering", MIN_START_TIMEOUT_S)
         client.populate(proxy_specs(topo, self.container_proxy_ports))
         names = sorted(topo.services)
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
@@ -304,6 +303,10 @@ class ComposeRuntime:
             list(pool.map(stop, containers))
 
     # -- process faults ----------------------------------------------------------------------------
+
+    def pid(self, service: str) -> int | None:
+        """None: a container's processes are the engine's, not this runner's to signal."""
+        return None
 
     def is_running(self, service: str) -> bool:
         """True while the container runs (a paused one still runs, like a stopped local process)."""
@@ -359,24 +362,19 @@ class ComposeRuntime:
         self._read_ports()
         self.wait_healthy(service, answered=not ready)
 
-    def heal_processes(self) -> list[str]:
-        """Resume paused and restart dead services; return what was done (for reset)."""
+    # heal_processes: BaseRuntime's, through these hooks.
+
+    def _check_toxiproxy(self) -> None:
         state = self._state(TOXIPROXY_SERVICE)
         if state.get("Status") != "running":
             raise MeshCrashed(f"the toxiproxy container is {state.get('Status', 'gone')} (exit code "
                               f"{state.get('ExitCode', '?')})" + _tail(self.logs(TOXIPROXY_SERVICE, 12)))
-        actions = []
-        for name in sorted(self.topology.services):
-            if self.is_paused(name):
-                self.resume(name)
-                actions.append(f"resumed {name}")
-            if not self.is_running(name):
-                state = self._state(name)
-                why = ("killed by a fault" if name in self._killed else
-                       f"exited on its own with code {state.get('ExitCode', '?')}; its log: docker logs {self.container(name).name}")
-                self.restart(name)
-                actions.append(f"restarted {name} ({why})")
-        return actions + restart_unhealthy(sorted(self.topology.services), self._health_error, self.restart)
+
+    def _exit_reason(self, service: str) -> str:
+        if service in self._killed:
+            return "killed by a fault"
+        return (f"exited on its own with code {self._state(service).get('ExitCode', '?')}; "
+                f"its log: docker logs {self.container(service).name}")
 
     # -- health ------------------------------------------------------------------------------------
 
@@ -523,20 +521,23 @@ class ComposeRuntime:
                                         if (p := _published(tp, cp)) is not None}
 
 
+@register_runtime("compose")
+def make_compose_runtime(topology: Topology, mode: Mode, **kw: Any) -> ComposeRuntime:
+    """A ComposeRuntime on the topology's compose file; UsageError if the topology names none."""
+    if topology.compose_file is None:
+        raise UsageError(
+            f"the compose runtime needs the topology's compose file: add compose_file = \"path/to/compose.yaml\" "
+            f"under [mesh] in the topology of {topology.name!r}"
+        )
+    return ComposeRuntime(topology, mode, compose_file=topology.compose_file, **kw)
+
+
 def _published(container: Any, port: int) -> int | None:
     bindings = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
     for b in bindings:
         if b.get("HostIp") in (HOST, "") and b.get("HostPort"):
             return int(b["HostPort"])
     return None
-
-
-def _answers(client: ToxiproxyClient) -> bool:
-    try:
-        client.version()
-    except Exception:  # noqa: BLE001 - any failure just means "not up yet" while starting
-        return False
-    return True
 
 
 def _tail(lines: list[str]) -> str:

@@ -26,15 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
 from ..errors import MeshCrashed, MeshNotReady
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
 from ..ports import PortLease, lease_ports
 from ..provision import ToxiproxyBinary, find_toxiproxy
-from ..runstate import RunRecord, kill_group, reap_leftovers
+from ..runstate import RunRecord, kill_group
 from ..topology import Service, Topology
 from ..toxiproxy import ProxySpec, ToxiproxyClient
-from .health import health_error, restart_unhealthy, wait_until_healthy
+from .base import BaseRuntime, register_runtime, toxiproxy_answers
+from .health import health_error, wait_until_healthy
 
 __all__ = ["LocalRuntime"]
 
@@ -63,7 +66,8 @@ def _die_with_parent(parent: int) -> None:  # runs in the child between fork and
         os._exit(1)
 
 
-class LocalRuntime:
+@register_runtime("local")
+class LocalRuntime(BaseRuntime):
     """Runs a topology's services and one toxiproxy-server as local processes."""
 
     name = "local"
@@ -83,6 +87,7 @@ class LocalRuntime:
         self.state_dir = state_dir or default_state_dir()
         self.detached = detached
         self._toxiproxy_bin = toxiproxy
+        self._binary: ToxiproxyBinary | None = None  # the one start() uses, found before it spawns anything
         self._log = log or (lambda _line: None)
         self._procs: dict[str, _Proc] = {}
         self._lease: PortLease | None = None
@@ -119,18 +124,12 @@ class LocalRuntime:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def start(self) -> ToxiproxyClient:
-        """Bring the mesh up; on any failure, tear down what was started and re-raise."""
-        self.reaped = reap_leftovers(self.state_dir)
-        binary = self._toxiproxy_bin or find_toxiproxy(log=self._log)
-        try:
-            return self._start(binary)
-        except BaseException:
-            self.stop()
-            raise
+    def _before_start(self) -> None:
+        self._binary = self._toxiproxy_bin or find_toxiproxy(log=self._log)
 
-    def _start(self, binary: ToxiproxyBinary) -> ToxiproxyClient:
-        topo = self.topology
+    def _start(self) -> ToxiproxyClient:
+        topo, binary = self.topology, self._binary
+        assert binary is not None, "_before_start found the toxiproxy-server binary"
         names = sorted(topo.services)
         edges = sorted(topo.edges)
         self._lease = lease_ports(1 + len(names) + len(edges), self.state_dir / "ports")
@@ -152,7 +151,7 @@ class LocalRuntime:
         # Removing a bandwidth toxic waits for the chunk in flight to drain, which can take
         # seconds at low rates; a dead server still fails at once with connection refused.
         client = ToxiproxyClient(self.toxiproxy_url, timeout_s=CONTROL_TIMEOUT_S)
-        self._wait_healthy("toxiproxy", lambda: "" if self._toxiproxy_answers(client) else "API not answering", 5.0)
+        self._wait_healthy("toxiproxy", lambda: "" if toxiproxy_answers(client) else "API not answering", 5.0)
         client.populate([
             ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
                       upstream=f"{HOST}:{self.ports[topo.edges[e].callee]}")
@@ -193,6 +192,7 @@ class LocalRuntime:
     # -- process faults ------------------------------------------------------
 
     def pid(self, service: str) -> int | None:
+        """The pid of `service`'s process (it leads its process group) while it runs, else None."""
         p = self._procs[service].popen
         return p.pid if p is not None and p.poll() is None else None
 
@@ -200,12 +200,14 @@ class LocalRuntime:
         return self.pid(service) is not None
 
     def is_paused(self, service: str) -> bool:
+        """Whether the service's process is stopped (SIGSTOP, or stopped by a tracer)."""
         pid = self.pid(service)
         if pid is None:
             return False
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        return state in (b"T", b"t")
+        try:
+            return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+        except psutil.NoSuchProcess:
+            return False  # it exited between the two looks: not paused
 
     def kill(self, service: str) -> None:
         p = self._procs[service]
@@ -240,23 +242,19 @@ class LocalRuntime:
         p.killed_by_fault = False
         self.wait_healthy(service, answered=not ready)
 
-    def heal_processes(self) -> list[str]:
-        """Resume paused and restart dead services; return what was done (for reset)."""
-        actions = []
-        for name, p in self._procs.items():
-            if name == "toxiproxy":
-                if not self.is_running(name):
-                    raise MeshCrashed(f"toxiproxy-server exited (code {p.popen.returncode if p.popen else '?'}); its log: {p.log}")
-                continue
-            if p.paused or (self.is_running(name) and self.is_paused(name)):
-                self.resume(name)
-                actions.append(f"resumed {name}")
-            if not self.is_running(name):
-                why = "killed by a fault" if p.killed_by_fault else f"exited on its own; its log: {p.log}"
-                self.restart(name)
-                actions.append(f"restarted {name} ({why})")
-        return actions + restart_unhealthy([n for n in self._procs if n != "toxiproxy"],
-                                           self._health_error, self.restart)
+    # heal_processes: BaseRuntime's, through these three hooks.
+
+    def _check_toxiproxy(self) -> None:
+        p = self._procs["toxiproxy"]
+        if not self.is_running("toxiproxy"):
+            raise MeshCrashed(f"toxiproxy-server exited (code {p.popen.returncode if p.popen else '?'}); its log: {p.log}")
+
+    def _needs_resume(self, service: str) -> bool:
+        return self._procs[service].paused or (self.is_running(service) and self.is_paused(service))
+
+    def _exit_reason(self, service: str) -> str:
+        p = self._procs[service]
+        return "killed by a fault" if p.killed_by_fault else f"exited on its own; its log: {p.log}"
 
     # -- internals -------------------------------------------------------------
 
@@ -331,12 +329,6 @@ class LocalRuntime:
                            where=f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}",
                            evidence=lambda: f"; its log: {p.log}" + _tail(p.log))
 
-    def _toxiproxy_answers(self, client: ToxiproxyClient) -> bool:
-        try:
-            client.version()
-        except Exception:  # noqa: BLE001 - any failure just means "not up yet" while starting
-            return False
-        return True
 
 
 def _tail(path: Path, lines: int = 12) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from starlette.responses import Response
 
@@ -28,9 +28,27 @@ from .errors import DependencyFailure
 from .fallbacks import ErrorAnswer, decide, internal_error, passthrough, unavailable, user_message
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .config_state import ConfigState, ConfigView
+    from .counters import Counters
+    from .knobs import Knobs
 
-__all__ = ["CascadeMiddleware", "STATE_PATH", "error_response", "failure_response", "json_response", "note"]
+__all__ = [
+    "CascadeMiddleware", "STATE_PATH", "ServiceState", "error_response", "failure_response", "json_response", "note",
+]  # fmt: skip
+
+
+class ServiceState(Protocol):
+    """What the HTTP shell reads of a service (runtime.Runtime is one); named here so web never imports runtime."""
+
+    knobs: Knobs
+    counters: Counters
+    config_state: ConfigState | None
+    clock: Callable[[], float]
+
+    def view(self) -> ConfigView:
+        """The config the service runs on now."""
+        ...
+
 
 log = logging.getLogger("chirp")
 STATE_PATH = "/cascade/v1/state"  # the applied-version protocol (docs/service-protocol.md)
@@ -49,7 +67,7 @@ def error_response(answer: ErrorAnswer) -> Response:
     return Response(answer.body, answer.status, headers=dict(answer.headers), media_type=answer.content_type)
 
 
-def failure_response(rt: Runtime, failure: DependencyFailure) -> Response:
+def failure_response(rt: ServiceState, failure: DependencyFailure) -> Response:
     """A dependency failure with no fallback: forwarded (brittle error_passthrough) or a clear 503."""
     if decide(rt.knobs, has_fallback=False) == "passthrough":
         return error_response(passthrough(failure))
@@ -67,7 +85,7 @@ def note(ctx: RequestContext, name: str) -> None:
 class CascadeMiddleware:
     """Pure ASGI middleware (so the request context is visible to the endpoint and back)."""
 
-    def __init__(self, app: Any, runtime: Runtime) -> None:
+    def __init__(self, app: Any, runtime: ServiceState) -> None:
         self.app = app
         self.rt = runtime
 
