@@ -5,9 +5,11 @@ Importing this package registers the built-in runtimes; none of them imports doc
 
 from .base import RUNTIMES, BaseRuntime, Runtime, RuntimeFactory, make_runtime, register_runtime
 
-# The built-in runtimes: each registers itself (and its run-state reapers) when imported, in this
-# order, which is the order RUNTIMES, --runtime and error messages list them in (local, the default, first).
-from . import local  # noqa: F401,I001 - imported to register, not to use
-from . import compose  # noqa: F401,I001 - imported to register; it imports docker only when used
+from ..builtins import load_builtins
+
+# Every module here registers what it defines when imported: local, the default, first, which is
+# the order RUNTIMES, --runtime and error messages list them in; then the rest (compose imports
+# docker only when used). A new runtime is one module dropped in.
+load_builtins(__name__, __path__, first=("base", "local", "compose"))
 
 __all__ = ["BaseRuntime", "RUNTIMES", "Runtime", "RuntimeFactory", "make_runtime", "register_runtime"]
