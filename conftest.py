@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.load import Load
+from harness.observe.load import Load
 from harness.mesh import Mesh
 
 

@@ -10,7 +10,7 @@ and writes bench/results/explore.json (explore-workers-N.json with --workers N >
 are shown, never asserted.
 
 With one worker the minute is the explorer's own time (the mesh is up before it starts). With
---workers N, N meshes are explored at once (harness.explore_pool) and the minute is the whole
+--workers N, N meshes are explored at once (harness.explore.pool) and the minute is the whole
 run's wall time, their bring-up included; the last example of each worker is not timed.
 """
 
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, against this checkout
 
 from bench._common import machine, print_table, summarize, write_json  # noqa: E402 - after the path fix
-from harness.explore import Progress  # noqa: E402
-from harness.explore_pool import ExploreSpec, explore  # noqa: E402
+from harness.explore.explorer import Progress  # noqa: E402
+from harness.explore.pool import ExploreSpec, explore  # noqa: E402
 
 TOPOLOGY = ROOT / "services" / "topology.toml"
 TARGET_PER_MIN = 100.0

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere, against this che
 
 from bench._common import machine, percentile, print_table, summarize, write_json  # noqa: E402 - after the path fix
 from harness.mesh import Mesh  # noqa: E402
-from harness.probe import http_request  # noqa: E402
+from harness.clients.probe import http_request  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
 
 TOPOLOGY = ROOT / "services" / "topology.toml"

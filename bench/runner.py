@@ -129,7 +129,7 @@ def table(benchmarks: list[dict[str, Any]]) -> str:
 
 def machine() -> dict[str, Any]:
     """Cores, RAM, kernel, Python and the toxiproxy-server in use: what PERFORMANCE.md reports."""
-    from harness.provision import describe_toxiproxy
+    from harness.runtime.provision import describe_toxiproxy
 
     mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal:")), 0)

@@ -13,7 +13,7 @@
 #                              cascade/base:bookworm        Debian bookworm from mmdebstrap with
 #                                                           python3, python3-venv, redis-server
 #                              cascade/toxiproxy-base:2.12.0  the toxiproxy-server that
-#                                                           harness.provision finds or builds
+#                                                           harness.runtime.provision finds or builds
 #   CASCADE_BASES=auto       (default) official if all three are already on this machine, else local
 #
 # Either way the Python wheels are the lock's (requirements.lock, the `image` subset: the versions
@@ -112,7 +112,7 @@ if [ "$BASES" = local ]; then
   fi
 
   # The Toxiproxy base: the provisioned binary at /toxiproxy, like the official image's layout.
-  server=$("$PY" -c 'from harness.provision import find_toxiproxy; print(find_toxiproxy().server)') \
+  server=$("$PY" -c 'from harness.runtime.provision import find_toxiproxy; print(find_toxiproxy().server)') \
     || die "could not find or build toxiproxy-server (see above)"
   sha=$(sha256sum "$server" | cut -c1-16)
   if [ "$(label_of "$LOCAL_TOXIPROXY_BASE" cascade.toxiproxy.sha256)" != "$sha" ]; then

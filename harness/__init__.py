@@ -27,10 +27,10 @@ from .faults import (
     Timeout,
     parse_fault,
 )
-from .load import Load
+from .observe.load import Load
 from .mesh import Mesh
 from .topology import Edge, Journey, Service, Topology, load_topology
-from .verdicts import Observation
+from .judge.verdicts import Observation
 
 __all__ = [
     "BadConfig",
@@ -73,7 +73,7 @@ __all__ = [
 
 # What an emitted scenario and a journal replay need, imported on first use: they pull in the
 # explorer's machinery (Hypothesis), which `import harness` (and so every pytest run) need not load.
-_LAZY = {"Journal": "journal", "Step": "trial", "run_steps": "journal"}
+_LAZY = {"Journal": "explore.journal", "Step": "explore.trial", "run_steps": "explore.trial"}
 
 
 def __getattr__(name: str) -> object:

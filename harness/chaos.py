@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .assertions import ChaosAssertions
+from .judge.assertions import ChaosAssertions
 from .errors import HarnessError, InvalidFault, RevertFailed
 from .faults.base import Fault, apply_fault
-from .observe import Recovery, run_journeys
+from .observe.journeys import Recovery, run_journeys
 from .topology import parse_edge_name
-from .verdicts import Observation, worse
+from .judge.verdicts import Observation, worse
 
 if TYPE_CHECKING:
     from .mesh import Mesh

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from .config import ConfigSource, make_config_source
 from .errors import MeshNotSettled, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
-from .probe import Response, http_request
+from .clients.probe import Response, http_request
 from .runtime import RUNTIMES, Runtime, make_runtime
 from .topology import Topology, callees_first
-from .toxiproxy import ToxiproxyClient
+from .clients.toxiproxy import ToxiproxyClient
 
 if TYPE_CHECKING:
-    from .observe import SteadyState
-    from .verdicts import Observation
+    from .observe.journeys import SteadyState
+    from .judge.verdicts import Observation
 
 Observer = Callable[["Observation", bytes], None]
 
@@ -139,7 +139,7 @@ class Mesh:
 
     def _settle(self) -> list[str]:
         """Wait until every journey shows its steady-state verdict again (breakers closed, caches warm)."""
-        from .observe import wait_for_recovery
+        from .observe.journeys import wait_for_recovery
 
         rec = wait_for_recovery(self, self.steady_state().verdicts(), within_s=SETTLE_S)
         if not rec.recovered:
@@ -188,25 +188,25 @@ class Mesh:
 
     def journey(self, name: str) -> Observation:
         """Run journey `name` once and return its observation (with its verdict)."""
-        from .observe import run_journey
+        from .observe.journeys import run_journey
 
         return run_journey(self, name)
 
     def journeys(self, names: list[str] | None = None) -> dict[str, Observation]:
         """Run several journeys at once; all of them if `names` is None."""
-        from .observe import run_journeys
+        from .observe.journeys import run_journeys
 
         return run_journeys(self, names)
 
     def steady_state(self, *, refresh: bool = False, samples: int = 3) -> SteadyState:
         """Every journey's baseline, measured once per mesh before faults (cached).
 
-        The measurement is the baseline gate (at_rest.py): it is taken again until every journey
+        The measurement is the baseline gate (judge/at_rest.py): it is taken again until every journey
         answers its declared `at_rest` verdict, and raises BrokenAtRest, naming each journey, what
         it answered and the likely fix, if one does not within AT_REST_WITHIN_S.
         """
-        from .at_rest import settle_at_rest
-        from .observe import measure_steady_state
+        from .judge.at_rest import settle_at_rest
+        from .observe.journeys import measure_steady_state
 
         if self._steady is None or refresh:
             self._steady = settle_at_rest(self.topology, lambda: measure_steady_state(self, samples=samples))

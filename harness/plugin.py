@@ -29,7 +29,7 @@ import pytest
 
 from .chaos import Chaos
 from .errors import BrokenAtRest, HarnessError
-from .evidence import evidence_table
+from .judge.evidence import evidence_table
 from .mesh import RUNTIMES, Mesh
 from .modes import Mode, parse_mode
 from .report import Recorder, Recording, Reporter, enabled_reporters
@@ -116,7 +116,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[SETTINGS]
     if s.topology is None:
         return [f"cascade: seed={s.seed} (no topology configured: the `mesh` fixture is unavailable)"]
-    from .provision import describe_toxiproxy  # imported lazily: runs `toxiproxy-server --version`
+    from .runtime.provision import describe_toxiproxy  # imported lazily: runs `toxiproxy-server --version`
 
     line = (f"cascade: topology={s.topology.name} runtime={s.runtime} mode={s.mode} "
             f"toxiproxy={describe_toxiproxy()} seed={s.seed}")
@@ -206,8 +206,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _confirm(item: pytest.Item, report: pytest.TestReport, s: Settings) -> None:
-    """--cascade-confirm: classify the failure by a rerun on a new mesh (confirm.py); the failure stands."""
-    from .confirm import rerun, rerun_argv
+    """--cascade-confirm: classify the failure by a rerun on a new mesh (suite/confirm.py); the failure stands."""
+    from .suite.confirm import rerun, rerun_argv
 
     tr = item.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness.mesh import Mesh
-from harness.observe import SteadyState
+from harness.observe.journeys import SteadyState
 
 from .support import restore_seeded_home
 

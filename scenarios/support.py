@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.chaos import Chaos
 from harness.mesh import Mesh
-from harness.probe import Response
-from harness.verdicts import Observation
+from harness.clients.probe import Response
+from harness.judge.verdicts import Observation
 from services.common.seed import DEMO_SESSION, FOLLOWERS, POSTS
 
 __all__ = [

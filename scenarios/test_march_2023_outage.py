@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.faults import BadConfig
 from harness.mesh import Mesh
-from harness.verdicts import Observation
+from harness.judge.verdicts import Observation
 from services import presets
 
 from .support import observe_the_rest, wait_for_config

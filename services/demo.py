@@ -17,9 +17,9 @@ from typing import TextIO
 from harness.chaos import Chaos
 from harness.faults import BadConfig
 from harness.mesh import Mesh
-from harness.observe import wait_for_recovery
+from harness.observe.journeys import wait_for_recovery
 from harness.topology import load_topology
-from harness.verdicts import Observation
+from harness.judge.verdicts import Observation
 
 from .presets import end_free_api_access
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import errors
 from ..errors import HarnessError, MeshError, UsageError
-from ..runstate import process_start_ticks
+from ..runtime.runstate import process_start_ticks
 
 __all__ = ["HeldMesh", "MAX_LINE", "call", "claim", "decode_error", "find_held", "held_dir", "occupied", "read_line",
            "same_token"]

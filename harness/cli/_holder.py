@@ -31,7 +31,7 @@ from ..errors import HarnessError, InvalidFault, ToxiproxyError, UsageError
 from ..faults import fault_from_spec
 from ..mesh import Mesh
 from ..paths import state_dir
-from ..runstate import RunRecord, process_start_ticks
+from ..runtime.runstate import RunRecord, process_start_ticks
 from ..runtime.health import health_error
 from ..topology import Topology, load_topology, parse_edge_name
 from ._held import HeldMesh, claim, read_line, same_token

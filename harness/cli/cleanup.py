@@ -9,7 +9,7 @@ __all__ = ["register", "run"]
 
 def run(args: argparse.Namespace) -> int:
     from ..paths import state_dir
-    from ..runstate import reap_leftovers
+    from ..runtime.runstate import reap_leftovers
 
     cleaned = reap_leftovers(state_dir(), include_detached=args.all)
     failed = [line for line in cleaned if line.startswith("could not clean")]

@@ -11,7 +11,7 @@ __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..provision import doctor_report, find_toxiproxy, lock_rows
+    from ..runtime.provision import doctor_report, find_toxiproxy, lock_rows
 
     if args.provision:
         find_toxiproxy(log=lambda line: print(f"cascade: {line}", file=sys.stderr))

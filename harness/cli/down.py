@@ -21,7 +21,7 @@ EXIT_WAIT_S = 30.0
 def run(args: argparse.Namespace) -> int:
     from ..errors import MeshError
     from ..paths import state_dir
-    from ..runstate import kill_group, reap_run
+    from ..runtime.runstate import kill_group, reap_run
     from ._held import call, find_held
 
     state = state_dir()

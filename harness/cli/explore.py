@@ -10,7 +10,7 @@ from ..runtime import RUNTIMES
 from ._common import print_json
 
 if TYPE_CHECKING:
-    from ..explore import Progress
+    from ..explore.explorer import Progress
 
 __all__ = ["progress_printer", "register", "run"]
 
@@ -40,9 +40,9 @@ def progress_printer(stream: TextIO, *, every_s: float = 1.0) -> Callable[[Progr
 def run(args: argparse.Namespace) -> int:
     import random
 
-    from ..explore import parse_budget
-    from ..minimize import describe
-    from ..explore_pool import ExploreSpec, check_workers, explore
+    from ..explore.explorer import parse_budget
+    from ..explore.minimize import describe
+    from ..explore.pool import ExploreSpec, check_workers, explore
     from ..modes import parse_mode
     from ..topology import load_topology
 

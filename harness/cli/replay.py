@@ -13,7 +13,7 @@ __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..journal import Journal, replay, scenario_text
+    from ..explore.journal import Journal, replay, scenario_text
     from ..mesh import Mesh
     from ..topology import load_topology
 

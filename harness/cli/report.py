@@ -12,7 +12,7 @@ __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..allure_generator import generate
+    from ..report.allure_generator import generate
 
     index = generate(Path(args.results), Path(args.out), single_file=args.single_file,
                      log=lambda line: print(f"cascade: {line}", file=sys.stderr))

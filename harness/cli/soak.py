@@ -11,7 +11,7 @@ __all__ = ["register", "run"]
 
 def run(args: argparse.Namespace) -> int:
     from ..paths import state_dir
-    from ..soak import render, run_soak
+    from ..suite.soak import render, run_soak
 
     report = run_soak(args.runs, args.pytest_args or ["scenarios"], Path(args.workdir), state_dir=state_dir(),
                       log=lambda line: print(f"cascade: {line}", file=sys.stderr))

@@ -14,7 +14,7 @@ __all__ = ["register", "run"]
 
 def run(args: argparse.Namespace) -> int:
     from ..topology import load_topology
-    from ..verify import matrix_text, run_matrix
+    from ..suite.verify import matrix_text, run_matrix
 
     topology = load_topology(args.topology)
     knobs = args.knob or list(topology.knobs)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, run
 from ..errors import MeshError, UsageError
 
 if TYPE_CHECKING:
-    from ..probe import Response
+    from ..clients.probe import Response
     from ..topology import Topology
 
 

@@ -20,7 +20,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigPushError, UsageError, VerificationFailed
-from ..probe import Response, http_request
+from ..clients.probe import Response, http_request
 from .applied import consumers_applied
 from .base import Applied, ConfigVersion, register_config_source
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InvalidFault, InvalidTopology
-from ..toxiproxy import Toxic
+from ..clients.toxiproxy import Toxic
 from ..topology import Topology, parse_edge_name
 from .base import (
     DrawContext, FaultKind, Undo, check_service, check_service_name, param_names, register_fault_kind,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..report_svg import timeline_svg
-from ..topology_svg import topology_svg
+from .report_svg import timeline_svg
+from .topology_svg import topology_svg
 from .base import Recording, register_reporter
 from .recorder import Recorder, scenario_journal, timeline_json
 from .steps import ReportStep, scenario_steps

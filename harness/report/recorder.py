@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..blast import Cascade, service_chain
-from ..verdicts import Observation
+from ..judge.blast import Cascade, service_chain
+from ..judge.verdicts import Observation
 
 if TYPE_CHECKING:
     from ..chaos import Chaos
-    from ..contracts import ContractResult
-    from ..journal import Journal
+    from ..judge.contracts import ContractResult
+    from ..explore.journal import Journal
     from ..mesh import Mesh
 
 __all__ = ["Recorder", "scenario_journal", "timeline_json"]
@@ -43,8 +43,8 @@ def scenario_journal(chaos: Chaos, results: Mapping[str, ContractResult], *, top
     `cascade replay` re-runs the steps and compares; a scenario that interleaves several faults
     gets more checks in the replay (one per inject) than the one contracts check recorded here.
     """
-    from ..journal import Journal
-    from ..trial import Check, Step
+    from ..explore.journal import Journal
+    from ..explore.trial import Check, Step
 
     steps = [Step("inject" if e.action == "applied" else "heal", e.value) for e in chaos.timeline
              if e.action in ("applied", "reverted") and e.value is not None]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from ..verdicts import Observation
+from ..judge.verdicts import Observation
 
 if TYPE_CHECKING:
-    from ..observe import Recovery
+    from ..observe.journeys import Recovery
 
 __all__ = ["MAX_OBSERVATION_STEPS", "ReportStep", "scenario_steps"]
 

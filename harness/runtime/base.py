@@ -16,13 +16,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
 
 from ..errors import MeshCrashed, UsageError
-from ..runstate import RunRecord, reap_leftovers
+from .runstate import RunRecord, reap_leftovers
 from .health import restart_unhealthy
 
 if TYPE_CHECKING:
     from ..modes import Mode
     from ..topology import Topology
-    from ..toxiproxy import ToxiproxyClient
+    from ..clients.toxiproxy import ToxiproxyClient
 
 __all__ = [
     "BaseRuntime",

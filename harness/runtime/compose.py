@@ -35,10 +35,10 @@ from typing import Any, Callable
 from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
-from ..probe import tcp_open
-from ..runstate import RunRecord, register_reaper
+from ..clients.probe import tcp_open
+from .runstate import RunRecord, register_reaper
 from ..topology import Topology
-from ..toxiproxy import ToxiproxyClient
+from ..clients.toxiproxy import ToxiproxyClient
 from .compose_plan import (
     FIRST_PROXY_PORT,
     HOST,

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import ProvisionError, UsageError
 from ..modes import Mode
 from ..topology import Topology
-from ..toxiproxy import ProxySpec
+from ..clients.toxiproxy import ProxySpec
 
 __all__ = [
     "FIRST_PROXY_PORT", "HOST", "TOXIPROXY_API_PORT", "TOXIPROXY_IMAGE", "TOXIPROXY_SERVICE",

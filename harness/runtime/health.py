@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from ..errors import MeshNotReady
-from ..probe import http_request, tcp_open
+from ..clients.probe import http_request, tcp_open
 from ..topology import Service
 
 __all__ = ["health_error", "restart_unhealthy", "wait_until_healthy"]

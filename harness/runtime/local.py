@@ -31,11 +31,11 @@ import psutil
 from ..errors import MeshCrashed, MeshNotReady
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
-from ..ports import PortLease, lease_ports
-from ..provision import ToxiproxyBinary, find_toxiproxy
-from ..runstate import RunRecord, kill_group
+from .ports import PortLease, lease_ports
+from .provision import ToxiproxyBinary, find_toxiproxy
+from .runstate import RunRecord, kill_group
 from ..topology import Service, Topology
-from ..toxiproxy import ProxySpec, ToxiproxyClient
+from ..clients.toxiproxy import ProxySpec, ToxiproxyClient
 from .base import BaseRuntime, register_runtime, toxiproxy_answers
 from .health import health_error, wait_until_healthy
 

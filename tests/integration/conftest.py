@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runstate import process_start_ticks
+from harness.runtime.runstate import process_start_ticks
 from harness.topology import load_topology
 
 MINI = Path(__file__).parents[1] / "fixtures" / "mini" / "topology.toml"
@@ -13,7 +13,7 @@ MINI = Path(__file__).parents[1] / "fixtures" / "mini" / "topology.toml"
 @pytest.fixture(scope="session")
 def toxiproxy_server():
     """The provisioned toxiproxy-server, passed to subprocesses whose HOME (and cache) differ."""
-    from harness.provision import find_toxiproxy
+    from harness.runtime.provision import find_toxiproxy
 
     return str(find_toxiproxy().server)
 

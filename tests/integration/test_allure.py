@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import Down
-from harness.journal import Journal
+from harness.explore.journal import Journal
 
 from .conftest import MINI
 

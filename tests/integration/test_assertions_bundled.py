@@ -14,7 +14,7 @@ import pytest
 
 from harness.chaos import Chaos
 from harness.faults import BadConfig, Down, Latency
-from harness.load import Load
+from harness.observe.load import Load
 from harness.mesh import Mesh
 from harness.topology import load_topology
 from services import presets

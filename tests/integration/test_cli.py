@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.probe import http_request
-from harness.runstate import process_start_ticks
+from harness.clients.probe import http_request
+from harness.runtime.runstate import process_start_ticks
 
 from .conftest import MINI, alive
 

@@ -22,12 +22,12 @@ from harness.configpush import ConfigClient
 from harness.errors import ConfigPushError, MeshNotReady, ProvisionError, UsageError
 from harness.faults import Latency
 from harness.modes import parse_mode
-from harness.probe import Response, http_request
-from harness.runstate import RunRecord, reap_leftovers
+from harness.clients.probe import Response, http_request
+from harness.runtime.runstate import RunRecord, reap_leftovers
 from harness.runtime.compose import ComposeRuntime, reap_compose_project
 from harness.runtime.compose_plan import compose_command
 from harness.topology import Journey, load_topology
-from harness.toxiproxy import ToxiproxyClient
+from harness.clients.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
 

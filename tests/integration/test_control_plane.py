@@ -20,9 +20,9 @@ import pytest
 
 from harness import BadConfig, Chaos, Latency, Mesh
 from harness.errors import ConfigPushError, ProvisionError, RevertFailed, ToxiproxyError, ToxiproxyUnreachable
-from harness.runstate import RunRecord, reap_leftovers
+from harness.runtime.runstate import RunRecord, reap_leftovers
 from harness.topology import Topology, load_topology
-from harness.toxiproxy import Toxic
+from harness.clients.toxiproxy import Toxic
 
 
 pytestmark = pytest.mark.integration

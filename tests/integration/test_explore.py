@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.explore import Explorer
-from harness.journal import Journal, replay, scenario_text
+from harness.explore.explorer import Explorer
+from harness.explore.journal import Journal, replay, scenario_text
 from harness.mesh import Mesh
 from harness.topology import load_topology
-import harness.trial as trial_module
+import harness.explore.trial as trial_module
 from harness.faults import Bandwidth, Latency
-from harness.trial import Trial, explore_config
+from harness.explore.trial import Trial, explore_config
 
 pytestmark = pytest.mark.integration
 
@@ -164,9 +164,9 @@ def test_no_bad_config_push_while_the_config_service_is_killed(resilient):
 
 
 def test_a_sweep_case_breaks_on_the_brittle_mesh_and_holds_on_the_resilient_one(brittle, resilient):
-    """harness.sweep.run_case: the contracts a single fault breaks, judged (and confirmed alone) on the real mesh."""
+    """harness.explore.sweep.run_case: the contracts a single fault breaks, judged (and confirmed alone) on the real mesh."""
     from harness.faults import Down
-    from harness.sweep import run_case
+    from harness.explore.sweep import run_case
 
     broken = run_case(brittle, [Down("auth->redis")])
     assert any(b.startswith("home: failed_fast") for b in broken.broken), broken.broken

@@ -1,4 +1,4 @@
-"""Exploration on two meshes at once (harness.explore_pool): the bundled mesh, local runtime, real components.
+"""Exploration on two meshes at once (harness.explore.pool): the bundled mesh, local runtime, real components.
 
 Each worker is a process with a mesh of its own. A failure found by one is shrunk and journaled
 by it while the other stops; the journal replays on a fresh mesh. Nothing is left behind after a
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.explore_pool import ExploreSpec, explore, worker_seed
-from harness.journal import Journal, replay
+from harness.explore.pool import ExploreSpec, explore, worker_seed
+from harness.explore.journal import Journal, replay
 from harness.mesh import Mesh
 from harness.topology import load_topology
 

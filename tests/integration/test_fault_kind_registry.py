@@ -21,9 +21,9 @@ from harness.faults import (
     unregister_fault_kind,
 )  # fmt: skip
 from harness.mesh import Mesh
-from harness.probe import http_request
-from harness.strategies import edge_faults, faults, process_faults
-from harness.sweep import representatives
+from harness.clients.probe import http_request
+from harness.explore.strategies import edge_faults, faults, process_faults
+from harness.explore.sweep import representatives
 from harness.topology import load_topology
 
 from .conftest import MINI

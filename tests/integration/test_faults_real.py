@@ -20,8 +20,8 @@ from harness.faults import (
     Bandwidth, Down, Kill, Latency, LimitData, Partition, Pause, ResetPeer, Restart, Slicer, SlowClose, Timeout,
 )  # fmt: skip
 from harness.mesh import Mesh
-from harness.probe import Response, http_request
-from harness.runstate import process_start_ticks
+from harness.clients.probe import Response, http_request
+from harness.runtime.runstate import process_start_ticks
 from harness.topology import load_topology
 
 from .conftest import MINI, alive

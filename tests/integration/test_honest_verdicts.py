@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from harness.explore import Explorer
+from harness.explore.explorer import Explorer
 from harness.faults import Down, Kill, Latency, Pause, Restart, Timeout
-from harness.journal import Journal, replay
+from harness.explore.journal import Journal, replay
 from harness.mesh import Mesh
-from harness.minimize import FLAKY, REPRODUCIBLE
+from harness.explore.minimize import FLAKY, REPRODUCIBLE
 from harness.topology import load_topology
 
 pytestmark = pytest.mark.integration

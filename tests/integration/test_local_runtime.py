@@ -10,9 +10,9 @@ import pytest
 
 from harness.errors import MeshNotReady
 from harness.mesh import Mesh
-from harness.runstate import reap_leftovers
+from harness.runtime.runstate import reap_leftovers
 from harness.topology import Topology
-from harness.toxiproxy import Toxic
+from harness.clients.toxiproxy import Toxic
 
 from .conftest import MINI, alive
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.verify import parse_junit
+from harness.suite.verify import parse_junit
 
 from .conftest import MINI
 

@@ -34,7 +34,7 @@ from services.common.errors import DependencyFailure
 from services.common.knobs import Knobs
 from services.common.runtime import _redis_client
 
-from harness.toxiproxy import ProxySpec, ToxiproxyClient
+from harness.clients.toxiproxy import ProxySpec, ToxiproxyClient
 
 from .test_toxiproxy_real import free_port, running_toxiproxy
 

@@ -19,7 +19,7 @@ import pytest
 from harness.chaos import Chaos
 from harness.faults import Down, Kill, Restart
 from harness.mesh import Mesh
-from harness.observe import wait_for_recovery
+from harness.observe.journeys import wait_for_recovery
 from harness.topology import load_topology
 
 pytestmark = pytest.mark.integration

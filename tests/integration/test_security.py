@@ -16,9 +16,9 @@ import redis
 
 from harness import BadConfig, Chaos, Latency, Mesh, load_topology
 from harness.modes import parse_mode
-from harness.probe import http_request
+from harness.clients.probe import http_request
 from harness.runtime.compose_plan import build_override
-from harness.soak import listening_sockets
+from harness.suite.soak import listening_sockets
 from services.common.seed import USERS
 
 pytestmark = pytest.mark.integration

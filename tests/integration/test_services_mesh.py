@@ -17,9 +17,9 @@ import pytest
 
 from harness.configpush import ConfigClient
 from harness.mesh import Mesh
-from harness.probe import Response
+from harness.clients.probe import Response
 from harness.topology import load_topology
-from harness.verdicts import classify
+from harness.judge.verdicts import classify
 from services import presets
 from services.common.config_default import default_document
 

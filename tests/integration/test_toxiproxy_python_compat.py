@@ -10,7 +10,7 @@ from toxiproxy.api import APIConsumer
 
 from harness.mesh import Mesh
 from harness.topology import load_topology
-from harness.toxiproxy import ProxySpec, Toxic, ToxiproxyClient
+from harness.clients.toxiproxy import ProxySpec, Toxic, ToxiproxyClient
 
 from .conftest import MINI
 

@@ -15,8 +15,8 @@ from typing import Iterator
 import pytest
 
 from harness.errors import ToxiproxyError, ToxiproxyUnreachable, VerificationFailed
-from harness.provision import TOXIPROXY_VERSION, find_toxiproxy
-from harness.toxiproxy import Proxy, ProxySpec, Toxic, ToxiproxyClient
+from harness.runtime.provision import TOXIPROXY_VERSION, find_toxiproxy
+from harness.clients.toxiproxy import Proxy, ProxySpec, Toxic, ToxiproxyClient
 
 pytestmark = pytest.mark.integration
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.at_rest import at_rest_problems, likely_fix, settle_at_rest
+from harness.judge.at_rest import at_rest_problems, likely_fix, settle_at_rest
 from harness.errors import BrokenAtRest, InvalidTopology
-from harness.observe import Baseline, SteadyState
+from harness.observe.journeys import Baseline, SteadyState
 from harness.topology import Topology
-from harness.verdicts import classify
+from harness.judge.verdicts import classify
 
 TOPO = Topology.from_dict({
     "mesh": {"name": "shop"},

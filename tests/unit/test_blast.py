@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import blast
-from harness.blast import blast_radius, find_cascades, service_chain
+from harness.judge import blast
+from harness.judge.blast import blast_radius, find_cascades, service_chain
 from harness.errors import InvalidFault, UsageError
 from harness.topology import Topology
-from harness.verdicts import Observation
+from harness.judge.verdicts import Observation
 
 # gateway -> auth -> policy       login declares gateway->auth only, but auth really asks policy:
 #    |  \                         the undeclared dependency of the March 2023 outage.

@@ -7,7 +7,7 @@ import pytest
 from harness.cli._held import HeldMesh, claim, find_held, occupied
 from harness.cli._holder import matcher
 from harness.errors import InvalidFault, InvalidTopology, MeshError, UsageError
-from harness.runstate import process_start_ticks
+from harness.runtime.runstate import process_start_ticks
 from harness.topology import Topology
 
 TOPO = Topology.from_dict({

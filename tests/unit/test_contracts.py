@@ -2,12 +2,12 @@
 
 import pytest
 
-from harness import contracts
-from harness.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, confirm_alone, contract_for, frozen_by
+from harness.judge import contracts
+from harness.judge.contracts import DEFAULT_TOUCHED, Contract, acceptable, check, confirm_alone, contract_for, frozen_by
 from harness.faults import Kill, Latency, Pause
 from harness.errors import InvalidFault, InvalidTopology, UsageError
 from harness.topology import Topology
-from harness.verdicts import Observation
+from harness.judge.verdicts import Observation
 
 # gateway -> auth -> policy, gateway -> policy, gateway -> timeline -> media (see test_blast.py).
 TOY = Topology.from_dict(

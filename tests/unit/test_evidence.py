@@ -4,12 +4,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import evidence
-from harness.blast import Cascade
-from harness.contracts import ContractResult
+from harness.judge import evidence
+from harness.judge.blast import Cascade
+from harness.judge.contracts import ContractResult
 from harness.errors import UsageError
-from harness.evidence import EvidenceRow, evidence_rows, evidence_table, render_failure, timeline_table
-from harness.verdicts import Observation
+from harness.judge.evidence import EvidenceRow, evidence_rows, evidence_table, render_failure, timeline_table
+from harness.judge.verdicts import Observation
 
 WANT = frozenset({"degraded", "failed_fast", "full"})
 

@@ -8,14 +8,14 @@ import re
 import pytest
 
 from harness.errors import UsageError
-from harness.explore import parse_budget
+from harness.explore.explorer import parse_budget
 from harness.faults import Bandwidth, BadConfig, Down, Kill, Latency, Slicer, SlowClose, parse_fault
-from harness.journal import Journal, scenario_text
-from harness.strategies import EDGE_FAULT_KINDS
-from harness.sweep import Case, pairs_to_run, representatives, unfaulted_edges
+from harness.explore.journal import Journal, scenario_text
+from harness.explore.strategies import EDGE_FAULT_KINDS
+from harness.explore.sweep import Case, pairs_to_run, representatives, unfaulted_edges
 from harness.topology import Topology
 from harness.faults import BANDWIDTH_PIECE_S, DRAIN_MARGIN_S, drain_s
-from harness.trial import Check, Step, fault_line
+from harness.explore.trial import Check, Step, fault_line
 
 TOPO = Topology.from_dict({
     "services": {"front": {}, "back": {}, "db": {}, "side": {}},
@@ -130,7 +130,7 @@ def test_reverting_waits_for_data_a_delaying_fault_still_holds():
     (2, "compose", "--workers 2 with --runtime compose: several meshes at once run on the local runtime only"),
 ])  # fmt: skip
 def test_a_bad_worker_count_names_the_value(workers, runtime, message):
-    from harness.explore_pool import check_workers
+    from harness.explore.pool import check_workers
 
     with pytest.raises(UsageError, match=re.escape(message)):
         check_workers(workers, runtime)
@@ -139,7 +139,7 @@ def test_a_bad_worker_count_names_the_value(workers, runtime, message):
 
 
 def test_worker_seeds_start_at_the_run_seed_and_never_meet():
-    from harness.explore_pool import SEED_STRIDE, worker_seed
+    from harness.explore.pool import SEED_STRIDE, worker_seed
 
     assert worker_seed(7, 0) == 7 and worker_seed(7, 1) == 7 + SEED_STRIDE
     assert worker_seed(2**32 - 1, 1) == SEED_STRIDE - 1  # wraps into Hypothesis's seed range

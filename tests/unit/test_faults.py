@@ -33,7 +33,7 @@ from harness.faults import (
     parse_fault,
 )
 from harness.topology import Topology
-from harness.toxiproxy import Toxic
+from harness.clients.toxiproxy import Toxic
 
 EDGE = "timeline->media"
 

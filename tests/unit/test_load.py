@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import load as load_mod
+from harness.observe import load as load_mod
 from harness.errors import UsageError
-from harness.load import Load
-from harness.verdicts import Observation
+from harness.observe.load import Load
+from harness.judge.verdicts import Observation
 
 RATE = 200.0  # 5 ms apart: the tests below take well under a second each
 

@@ -186,7 +186,7 @@ def test_normalize_follows_pep_503() -> None:
 
 
 def test_doctor_says_where_there_is_no_lock_and_names_drift_where_there_is(tmp_path: Path) -> None:
-    from harness.provision import lock_rows
+    from harness.runtime.provision import lock_rows
 
     assert lock_rows(tmp_path) == [("python packages", "no requirements.lock beside this install: versions come "
                                     "from pyproject's ranges", True)]

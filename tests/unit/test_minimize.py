@@ -6,9 +6,9 @@ from typing import Callable, Sequence
 
 from harness.errors import MeshError
 from harness.faults import Down, Latency, Restart
-from harness.journal import Journal
-from harness.minimize import FLAKY, REPRODUCIBLE, UNCONFIRMED, Outcome, confirm_and_minimize, describe, units, without
-from harness.trial import Check, Step
+from harness.explore.journal import Journal
+from harness.explore.minimize import FLAKY, REPRODUCIBLE, UNCONFIRMED, Outcome, confirm_and_minimize, describe, units, without
+from harness.explore.trial import Check, Step
 
 LAT = Latency("catalog->pricing", ms=300)
 DOWN = Down("front->catalog")

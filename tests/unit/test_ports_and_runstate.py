@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from harness.ports import lease_ports
-from harness.runstate import RunRecord, process_start_ticks, reap_leftovers
+from harness.runtime.ports import lease_ports
+from harness.runtime.runstate import RunRecord, process_start_ticks, reap_leftovers
 
 
 def test_two_leases_never_share_a_port(tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import provision
+from harness.runtime import provision
 from harness.errors import ProvisionError, ToxiproxyNotFound
-from harness.provision import (
+from harness.runtime.provision import (
     TOXIPROXY_VERSION,
     ToxiproxyBinary,
     cache_dir,

@@ -6,10 +6,10 @@ import pytest
 
 from harness.allure_report import MAX_OBSERVATION_STEPS, scenario_steps
 from harness.chaos import TimelineEvent
-from harness.observe import Recovery
-from harness.report_svg import timeline_svg
-from harness.svg import VERDICT_COLOURS
-from harness.topology_svg import topology_svg
+from harness.observe.journeys import Recovery
+from harness.report.report_svg import timeline_svg
+from harness.report.svg import VERDICT_COLOURS
+from harness.report.topology_svg import topology_svg
 from harness.topology import Topology
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -34,7 +34,7 @@ def event(t_s, action, fault="Latency(api->cart, ms=900)", targets=("api->cart",
 
 
 def obs(journey, verdict, ms, at):
-    from harness.verdicts import Observation
+    from harness.judge.verdicts import Observation
 
     return Observation(journey, 200, ms, "", {}, at_s=ORIGIN + at, verdict=verdict, reason=f"200 in {ms} ms")
 

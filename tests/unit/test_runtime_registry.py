@@ -14,7 +14,7 @@ from harness.errors import UsageError
 from harness.mesh import RUNTIMES as MESH_RUNTIMES
 from harness.mesh import Mesh
 from harness.modes import parse_mode
-from harness.runstate import DEFAULT_REAPERS, register_reaper
+from harness.runtime.runstate import DEFAULT_REAPERS, register_reaper
 from harness.runtime import RUNTIMES, Runtime, make_runtime, register_runtime
 from harness.runtime.compose import ComposeRuntime, reap_compose_project
 from harness.runtime.local import LocalRuntime
@@ -103,7 +103,7 @@ def test_compose_registers_its_reaper_and_a_second_one_is_refused() -> None:
 
 
 def test_the_local_runtime_never_imports_docker() -> None:
-    code = ("import sys, harness, harness.mesh, harness.runtime, harness.runstate; "
+    code = ("import sys, harness, harness.mesh, harness.runtime, harness.runtime.runstate; "
             "assert 'docker' not in sys.modules, 'docker imported'; print(list(harness.runtime.RUNTIMES))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "['local', 'compose']"

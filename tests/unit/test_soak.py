@@ -1,6 +1,6 @@
 """The soak's pure core: flakes across runs, the resource trend and the report."""
 
-from harness.soak import RunSample, SoakReport, failure_class, flakes, render, trend
+from harness.suite.soak import RunSample, SoakReport, failure_class, flakes, render, trend
 
 
 def test_a_test_whose_outcome_differs_is_a_flake_and_one_missing_from_a_run_too():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from harness.config_faults import apply_patch
 from harness.errors import UsageError
 from harness.faults import fault_from_spec, parse_fault
-from harness.strategies import (
+from harness.explore.strategies import (
     BAD_CONFIG_KINDS,
     EDGE_FAULT_KINDS,
     FAULT_FAMILY_WEIGHTS,
@@ -28,7 +28,7 @@ from harness.strategies import (
     schedules,
 )
 from harness.topology import Topology, load_topology
-from harness.trial import fault_line
+from harness.explore.trial import fault_line
 from services.common.config_schema import DEFAULT_DOCUMENT, InvalidConfig, validate_document
 
 BUNDLED = load_topology(Path(__file__).parents[2] / "services" / "topology.toml")

@@ -9,9 +9,9 @@ from typing import Any, Callable
 
 import pytest
 
-from harness import toxiproxy
+from harness.clients import toxiproxy
 from harness.errors import ToxiproxyError, ToxiproxyUnreachable, UsageError, VerificationFailed
-from harness.toxiproxy import HTTPTransport, Proxy, ProxySpec, Toxic, ToxiproxyClient
+from harness.clients.toxiproxy import HTTPTransport, Proxy, ProxySpec, Toxic, ToxiproxyClient
 
 URL = "http://127.0.0.1:8474"
 EDGE = "gateway->auth"

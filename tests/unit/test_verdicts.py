@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import verdicts
+from harness.judge import verdicts
 from harness.errors import HarnessError, UsageError
 from harness.topology import VERDICTS, Topology
-from harness.verdicts import EXCERPT_CHARS, Observation, classify
+from harness.judge.verdicts import EXCERPT_CHARS, Observation, classify
 
 LEAK = "does not include access to this endpoint"
 CODE_467 = (

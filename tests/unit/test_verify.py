@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from harness.verify import Matrix, matrix_text, parse_junit, run_matrix
+from harness.suite.verify import Matrix, matrix_text, parse_junit, run_matrix
 
 XML = """<?xml version="1.0"?><testsuites><testsuite>
 <testcase classname="scenarios.test_net" name="test_a"/>

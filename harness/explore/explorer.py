@@ -29,15 +29,15 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from .errors import HarnessError, UsageError
+from ..errors import HarnessError, UsageError
 from .journal import JOURNAL_DIR, Journal
 from .minimize import FLAKY, confirm_and_minimize, rerun_at_rest
 from .strategies import faults
 from .trial import Check, Trial, explore_config
 
 if TYPE_CHECKING:
-    from .faults.base import Fault
-    from .mesh import Mesh
+    from ..faults.base import Fault
+    from ..mesh import Mesh
 
 __all__ = ["DATABASE_DIR", "ExploreResult", "Explorer", "Progress", "parse_budget"]
 

@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
-from .errors import UsageError
-from .probe import http_request
-from .verdicts import Observation, classify, worse
+from ..errors import UsageError
+from ..clients.probe import http_request
+from ..judge.verdicts import Observation, classify, worse
 
 if TYPE_CHECKING:
-    from .topology import Topology
+    from ..topology import Topology
 
 
 class ObservedMesh(Protocol):
