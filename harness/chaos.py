@@ -84,7 +84,7 @@ class Chaos(ChaosAssertions):
 
     With `observe=True` (the fixture's default) it also records every journey observation
     made while faults are active, sweeps the journeys not yet seen just before a block's
-    faults are reverted, and snapshots the services' counters at the first fault, so the
+    faults are reverted, and snapshots the calls each service has sent at the first fault, so the
     assertions of `ChaosAssertions` have a during-picture of the whole mesh.
     """
 
@@ -99,7 +99,7 @@ class Chaos(ChaosAssertions):
         self.during: dict[str, Observation] = {}
         self.after: dict[str, Observation] = {}
         self.recovery: Recovery | None = None
-        self.counters_before: dict[str, dict[str, Any]] = {}
+        self.calls_before: dict[str, Any] = {}  # service -> calls sent per callee at the first fault, or Unknown
         self._active: list[_Active] = []
         self._lock = threading.RLock()
         self._unsubscribe = mesh.subscribe(self._on_observation) if observe else (lambda: None)
@@ -204,12 +204,15 @@ class Chaos(ChaosAssertions):
             elif self.timeline:
                 self.after[obs.journey] = obs
 
-    def _snapshot_counters(self) -> None:
+    def _snapshot_calls(self) -> None:
+        """Every HTTP service's calls sent so far (the applied-version protocol), the base of `amplification`."""
         from concurrent.futures import ThreadPoolExecutor
+
+        from .config.applied import calls_sent
 
         names = [n for n, s in self.mesh.topology.services.items() if s.http]
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-            self.counters_before = dict(zip(names, pool.map(self.mesh.counters, names)))
+            self.calls_before = dict(zip(names, pool.map(lambda n: calls_sent(self.mesh, n), names)))
 
     def _event(self, action: str, fault: Fault, detail: str = "") -> None:
         targets = self.targets(fault)
@@ -220,7 +223,7 @@ class Chaos(ChaosAssertions):
     def _apply(self, fault: Fault) -> _Active:
         self.mesh.dirty = True  # the next reset waits for the mesh to settle
         if self.observe and not self.timeline:
-            self._snapshot_counters()
+            self._snapshot_calls()
         # Counted before the fault is in place: nothing can have been given up on through it yet,
         # and the caller answers at its usual speed.
         abandoned = self._abandoned(fault) if fault.drain_s() else None

@@ -120,14 +120,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     line = (f"cascade: topology={s.topology.name} runtime={s.runtime} mode={s.mode} "
             f"toxiproxy={describe_toxiproxy()} seed={s.seed}")
-    if s.runtime == "compose":  # which compose ran the suite belongs in its log
-        from .errors import HarnessError
-        from .runtime.compose_plan import compose_command, compose_version
+    from .runtime import runtime_traits
 
-        try:
-            line += f" compose={compose_version(compose_command())}"
-        except HarnessError as exc:
-            line += f" compose=none ({str(exc).splitlines()[0]})"
+    extra = runtime_traits(s.runtime).header()  # e.g. which compose ran the suite: it belongs in its log
+    if extra:
+        line += f" {extra}"
     return [line]
 
 

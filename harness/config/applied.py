@@ -1,11 +1,12 @@
 """Client of the applied-version protocol (docs/service-protocol.md): what a service says it applied and gave up on.
 
-    GET /cascade/v1/state -> 200 {"service", "config_version", "config_rejected", "calls_abandoned"}
+    GET /cascade/v1/state -> 200 {"service", "config_version", "config_rejected", "calls_abandoned", "calls_sent"}
 
 Every field is optional; a service that does not serve the path (or a field) leaves the harness
 unable to know that thing, and the functions here say so instead of guessing: `read_state`
 returns `Unknown` with the reason, `consumers_applied` lists the service under `unknown`, and
-`abandoned_calls` returns None (the caller then assumes the worst).
+`abandoned_calls` and `calls_sent` return None (the caller then assumes the worst, or says it
+cannot judge).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from .base import Applied
 if TYPE_CHECKING:
     from .base import Mesh
 
-__all__ = ["STATE_PATH", "ServiceState", "Unknown", "abandoned_calls", "consumers_applied", "parse_state",
-           "read_state"]
+__all__ = ["STATE_PATH", "ServiceState", "Unknown", "abandoned_calls", "calls_sent", "consumers_applied",
+           "parse_state", "read_state"]
 
 STATE_PATH = "/cascade/v1/state"
 STATE_TIMEOUT_S = 2.0
@@ -36,6 +37,7 @@ class ServiceState:
     config_version: int | None = None  # None (null or left out): it reads no config
     config_rejected: tuple[int, ...] = ()
     calls_abandoned: Mapping[str, int] | None = None  # callee -> calls given up on; None: does not say
+    calls_sent: Mapping[str, int] | None = None  # callee -> calls (attempts, retries included) sent; None: does not say
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,18 @@ def parse_state(service: str, status: int | None, body: bytes, error: str = "") 
         return Unknown(service, f"GET {STATE_PATH} answered {type(data).__name__}, not a JSON object")
     version = data.get("config_version")
     rejected = data.get("config_rejected", [])
-    abandoned = data.get("calls_abandoned")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         return Unknown(service, f"GET {STATE_PATH}: config_version must be an integer or null, got {version!r}")
     if not isinstance(rejected, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in rejected):
         return Unknown(service, f"GET {STATE_PATH}: config_rejected must be a list of integers, got {rejected!r}")
-    if abandoned is not None and (not isinstance(abandoned, dict) or any(
-            isinstance(n, bool) or not isinstance(n, int) for n in abandoned.values())):
-        return Unknown(service, f"GET {STATE_PATH}: calls_abandoned must map callee to an integer, got {abandoned!r}")
-    return ServiceState(service, version, tuple(rejected),
-                        None if abandoned is None else {str(k): int(v) for k, v in abandoned.items()})
+    counts: dict[str, Mapping[str, int] | None] = {}
+    for field in ("calls_abandoned", "calls_sent"):
+        value = data.get(field)
+        if value is not None and (not isinstance(value, dict) or any(
+                isinstance(n, bool) or not isinstance(n, int) for n in value.values())):
+            return Unknown(service, f"GET {STATE_PATH}: {field} must map callee to an integer, got {value!r}")
+        counts[field] = None if value is None else {str(k): int(v) for k, v in value.items()}
+    return ServiceState(service, version, tuple(rejected), counts["calls_abandoned"], counts["calls_sent"])
 
 
 def read_state(mesh: Mesh, service: str) -> ServiceState | Unknown:
@@ -112,3 +116,12 @@ def abandoned_calls(mesh: Mesh, caller: str, callee: str) -> int | None:
     log.warning("cannot know whether %s gave up on calls to %s (%s); assuming it did", caller, callee, why)
     return None
 
+
+def calls_sent(mesh: Mesh, caller: str) -> Mapping[str, int] | Unknown:
+    """Per callee, the calls `caller` has sent so far (retries included), or why it cannot be known."""
+    state = read_state(mesh, caller)
+    if isinstance(state, Unknown):
+        return state
+    if state.calls_sent is None:
+        return Unknown(caller, f"its GET {STATE_PATH} has no calls_sent")
+    return state.calls_sent

@@ -25,6 +25,17 @@ if TYPE_CHECKING:
     from ..clients.probe import Response
     from ..topology import Topology
 
+__all__ = [
+    "Applied",
+    "CONFIG_SOURCES",
+    "ConfigSource",
+    "ConfigVersion",
+    "SourceFactory",
+    "await_applied",
+    "make_config_source",
+    "register_config_source",
+]
+
 
 class Mesh(Protocol):
     """What a config source and the applied-version protocol need of a mesh (`harness.mesh.Mesh` is one).
@@ -43,16 +54,6 @@ class Mesh(Protocol):
         """One timed HTTP request straight to `service`."""
         ...
 
-__all__ = [
-    "Applied",
-    "CONFIG_SOURCES",
-    "ConfigSource",
-    "ConfigVersion",
-    "SourceFactory",
-    "await_applied",
-    "make_config_source",
-    "register_config_source",
-]
 
 APPLY_POLL_S = 0.05  # between two readings of the consumers while waiting for a version
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import HarnessError, UsageError
+from ..runtime import RUNTIMES, runtime_traits
 from .explorer import DATABASE_DIR, ExploreResult, Explorer, Progress
 from .journal import JOURNAL_DIR
 
@@ -62,12 +63,13 @@ class ExploreSpec:
 
 
 def check_workers(workers: int, runtime: str = "local") -> None:
-    """UsageError naming the value unless 1 <= workers <= MAX_WORKERS, and 1 on any runtime but local."""
+    """UsageError naming the value unless 1 <= workers <= MAX_WORKERS, and 1 on a runtime without parallel meshes."""
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers {workers}: use 1 to {MAX_WORKERS} (each worker runs a whole mesh)")
-    if workers > 1 and runtime != "local":
-        raise UsageError(f"--workers {workers} with --runtime {runtime}: several meshes at once run on the local "
-                         "runtime only; use --workers 1 with compose")
+    if workers > 1 and not runtime_traits(runtime).parallel_meshes:
+        can = [name for name in RUNTIMES if runtime_traits(name).parallel_meshes]
+        raise UsageError(f"--workers {workers} with --runtime {runtime}: several meshes at once run on the "
+                         f"{', '.join(can)} runtime only; use --workers 1 with {runtime}")
 
 
 def worker_seed(seed: int, worker: int) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..errors import UsageError
 from .blast import BlastRadius, Cascade, blast_radius, find_cascades
 from .contracts import ContractResult, check, contract_for, frozen_by
 from .evidence import EvidenceRow, evidence_rows, render_failure
@@ -37,7 +38,7 @@ class ChaosAssertions:
     during: dict[str, Observation]
     after: dict[str, Observation]
     recovery: Recovery | None
-    counters_before: dict[str, dict[str, Any]]
+    calls_before: dict[str, Any]
     t0: float
 
     def faulted(self) -> tuple[frozenset[str], frozenset[str]]:  # provided by Chaos
@@ -105,11 +106,24 @@ class ChaosAssertions:
         return lost.checked
 
     def amplification(self, edge: str, *, requests: int) -> float:
-        """Calls the caller of `edge` made to its callee since the first fault, per journey request."""
+        """Calls the caller of `edge` made to its callee since the first fault, per journey request.
+
+        The caller's counts come from the applied-version protocol (`calls_sent`,
+        docs/service-protocol.md); a caller that does not report them cannot be judged, and
+        UsageError says so rather than guessing.
+        """
+        from ..config.applied import Unknown, calls_sent
+
         e = self.mesh.topology.edge(edge)
-        before = self.counters_before.get(e.caller, {}).get("calls", {}).get(e.callee, 0)
-        now = self.mesh.counters(e.caller).get("calls", {}).get(e.callee, 0)
-        return (now - before) / max(1, requests)
+        before = self.calls_before.get(e.caller)
+        now = calls_sent(self.mesh, e.caller)
+        for reading in (before, now):
+            if reading is None or isinstance(reading, Unknown):
+                why = reading.why if isinstance(reading, Unknown) else "no fault was applied in this test yet"
+                raise UsageError(f"cannot judge retry amplification on {edge}: {e.caller} {why}; a service reports "
+                                 "the calls it sent per callee as calls_sent at GET /cascade/v1/state "
+                                 "(docs/service-protocol.md)")
+        return (now.get(e.callee, 0) - before.get(e.callee, 0)) / max(1, requests)
 
     def assert_amplification(self, edge: str, *, requests: int, at_most: float) -> float:
         """The caller of `edge` sent at most `at_most` calls per journey request (no retry storm)."""

@@ -3,7 +3,9 @@
 Importing this package registers the built-in runtimes; none of them imports docker until used.
 """
 
-from .base import RUNTIMES, BaseRuntime, Runtime, RuntimeFactory, make_runtime, register_runtime
+from .base import (
+    RUNTIMES, BaseRuntime, Runtime, RuntimeFactory, RuntimeTraits, make_runtime, register_runtime, runtime_traits,
+)  # fmt: skip
 
 from ..builtins import load_builtins
 
@@ -12,4 +14,7 @@ from ..builtins import load_builtins
 # docker only when used). A new runtime is one module dropped in.
 load_builtins(__name__, __path__, first=("base", "local", "compose"))
 
-__all__ = ["BaseRuntime", "RUNTIMES", "Runtime", "RuntimeFactory", "make_runtime", "register_runtime"]
+__all__ = [
+    "BaseRuntime", "RUNTIMES", "Runtime", "RuntimeFactory", "RuntimeTraits", "make_runtime", "register_runtime",
+    "runtime_traits",
+]  # fmt: skip

@@ -6,11 +6,12 @@
 
 A new runtime is one module beside this one that registers its factory (and, if it records
 resources other than processes in the run-state file, their reaper with runstate.register_reaper),
-plus its tests; harness/runtime/__init__.py imports it so it registers. Nothing else names it.
+plus its tests; harness/runtime/__init__.py finds and imports it (load_builtins). Nothing else names it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
@@ -29,8 +30,10 @@ __all__ = [
     "RUNTIMES",
     "Runtime",
     "RuntimeFactory",
+    "RuntimeTraits",
     "make_runtime",
     "register_runtime",
+    "runtime_traits",
     "toxiproxy_answers",
 ]
 
@@ -112,17 +115,39 @@ RUNTIMES: Mapping[str, RuntimeFactory] = MappingProxyType(_FACTORIES)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def register_runtime(name: str) -> Callable[[F], F]:
-    """Decorator: register a runtime factory (a class or function) under `name`; returns it unchanged."""
+@dataclass(frozen=True)
+class RuntimeTraits:
+    """What callers may ask of a runtime before making one (so they never branch on its name)."""
+
+    parallel_meshes: bool = False
+    """Whether several meshes of one topology can run at once on one machine (explore --workers N)."""
+    header: Callable[[], str] = lambda: ""
+    """Extra words for the session header, e.g. "compose=2.29.7" (which engine ran the suite)."""
+
+
+_TRAITS: dict[str, RuntimeTraits] = {}
+
+
+def register_runtime(name: str, *, parallel_meshes: bool = False,
+                     header: Callable[[], str] | None = None) -> Callable[[F], F]:
+    """Decorator: register a runtime factory (a class or function) under `name`, with its traits; returns it unchanged."""
 
     def register(factory: F) -> F:
         if name in _FACTORIES and _FACTORIES[name] is not factory:
             raise UsageError(f"runtime {name!r} is registered twice ({_FACTORIES[name]!r} and {factory!r}); "
                              "give the new runtime another name")
         _FACTORIES[name] = factory
+        _TRAITS[name] = RuntimeTraits(parallel_meshes, header or (lambda: ""))
         return factory
 
     return register
+
+
+def runtime_traits(name: str) -> RuntimeTraits:
+    """The traits `name` registered with; UsageError naming the runtimes if unknown."""
+    if name not in _TRAITS:
+        raise UsageError(f"unknown runtime {name!r}; runtimes are: {', '.join(RUNTIMES)}")
+    return _TRAITS[name]
 
 
 def make_runtime(name: str, topology: Topology, mode: Mode, **kw: Any) -> Runtime:

@@ -47,6 +47,7 @@ from .compose_plan import (
     TOXIPROXY_SERVICE,
     build_override,
     compose_command,
+    compose_version,
     override_header,
     proxy_specs,
 )
@@ -521,7 +522,17 @@ class ComposeRuntime(BaseRuntime):
                                         if (p := _published(tp, cp)) is not None}
 
 
-@register_runtime("compose")
+def _header() -> str:
+    """Which compose ran the suite (it belongs in the suite's log)."""
+    from ..errors import HarnessError
+
+    try:
+        return f"compose={compose_version(compose_command())}"
+    except HarnessError as exc:
+        return f"compose=none ({str(exc).splitlines()[0]})"
+
+
+@register_runtime("compose", header=_header)  # one compose project per topology at a time: no parallel meshes
 def make_compose_runtime(topology: Topology, mode: Mode, **kw: Any) -> ComposeRuntime:
     """A ComposeRuntime on the topology's compose file; UsageError if the topology names none."""
     if topology.compose_file is None:

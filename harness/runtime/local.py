@@ -66,7 +66,7 @@ def _die_with_parent(parent: int) -> None:  # runs in the child between fork and
         os._exit(1)
 
 
-@register_runtime("local")
+@register_runtime("local", parallel_meshes=True)  # every mesh on its own free ports
 class LocalRuntime(BaseRuntime):
     """Runs a topology's services and one toxiproxy-server as local processes."""
 

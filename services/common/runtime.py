@@ -138,6 +138,7 @@ class Runtime:
             "config_version": state.applied_version if state is not None else None,
             "config_rejected": list(state.rejected) if state is not None else [],
             "calls_abandoned": self.counters.abandoned(),
+            "calls_sent": dict(self.counters.calls),
         })
 
     async def _reset(self, request: Any) -> Any:

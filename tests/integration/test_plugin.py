@@ -126,3 +126,47 @@ def test_slow(mesh, chaos):
     assert "KeyboardInterrupt" in out
     assert alive(pids) == []
     assert list((tmp_path / "state").glob("runs/*/state.json")) == []
+
+
+REPORTER_CONFTEST = """
+import json, os
+from harness.report.base import register_reporter
+
+@register_reporter("listing")
+class Listing:
+    records = True
+
+    def enabled(self, config):
+        return True
+
+    def write(self, recording):
+        with open(os.environ["LISTING_OUT"], "a") as out:
+            out.write(json.dumps({"title": recording.title, "runtime": recording.runtime,
+                                  "timeline": [(e.action, e.fault) for e in recording.chaos.timeline],
+                                  "observed": sorted(o.journey for o in recording.recorder.observations)}) + "\\n")
+
+    def classified(self, item, report, classification):
+        pass
+"""
+
+REPORTED_SCENARIO = """
+from harness.faults import Latency
+
+def test_reported(mesh, chaos):
+    with chaos.inject(Latency("front->back", ms=100)):
+        mesh.journey("ping")
+"""
+
+
+def test_a_reporter_registered_in_a_conftest_gets_every_chaos_test_from_the_plugin(pytester, run, tmp_path, monkeypatch):
+    out = tmp_path / "listing.jsonl"
+    monkeypatch.setenv("LISTING_OUT", str(out))
+    pytester.makeconftest(REPORTER_CONFTEST)
+    pytester.makepyfile(test_reported=REPORTED_SCENARIO)
+    run("-q").assert_outcomes(passed=1)
+    (line,) = out.read_text().splitlines()
+    got = json.loads(line)
+    assert got["runtime"] == "local" and "test_reported" in got["title"]
+    assert got["timeline"] == [["applied", "Latency(front->back, ms=100, downstream)"],
+                               ["reverted", "Latency(front->back, ms=100, downstream)"]]
+    assert "ping" in got["observed"]

@@ -196,8 +196,8 @@ def test_a_service_that_cannot_say_costs_the_declared_time_and_a_log_line():
 
 def test_a_full_state_is_read():
     body = json.dumps({"service": "t", "config_version": 4, "config_rejected": [3],
-                       "calls_abandoned": {"media": 2}}).encode()
-    assert parse_state("t", 200, body) == ServiceState("t", 4, (3,), {"media": 2})
+                       "calls_abandoned": {"media": 2}, "calls_sent": {"media": 9}}).encode()
+    assert parse_state("t", 200, body) == ServiceState("t", 4, (3,), {"media": 2}, {"media": 9})
 
 
 def test_left_out_fields_mean_no_config_and_no_count():
@@ -212,7 +212,30 @@ def test_left_out_fields_mean_no_config_and_no_count():
     (200, b'{"config_version": "4"}', "", "config_version must be an integer or null, got '4'"),
     (200, b'{"config_rejected": 3}', "", "config_rejected must be a list of integers"),
     (200, b'{"calls_abandoned": {"x": "1"}}', "", "calls_abandoned must map callee to an integer"),
+    (200, b'{"calls_sent": [1]}', "", "calls_sent must map callee to an integer"),
 ])
 def test_what_cannot_be_read_says_why(status, body, error, why):
     got = parse_state("t", status, body, error)
     assert isinstance(got, Unknown) and why in got.why
+
+
+def test_amplification_of_a_caller_that_does_not_report_calls_sent_is_refused_naming_the_field():
+    from pathlib import Path
+
+    from harness.clients.probe import Response
+    from harness.judge.assertions import ChaosAssertions
+    from harness.topology import load_topology
+
+    MINI_TOPOLOGY = Path(__file__).parents[1] / "fixtures" / "mini" / "topology.toml"
+
+    class Silent(ChaosAssertions):
+        """A chaos on a mesh whose services answer the protocol without calls_sent."""
+
+        def __init__(self):
+            self.mesh = type("M", (), {"topology": load_topology(MINI_TOPOLOGY),
+                                       "request": lambda *a, **k: Response(200, 1.0, b"{}")})()
+            self.calls_before = {"front": {"back": 0}}
+
+    with pytest.raises(UsageError, match="cannot judge retry amplification on front->back: front its GET "
+                                         "/cascade/v1/state has no calls_sent"):
+        Silent().amplification("front->back", requests=10)
