@@ -21,7 +21,7 @@ from typing import Any
 
 from ..builtins import load_builtins
 from .base import (
-    FAULT_KINDS, DrawContext, Fault, FaultKind, Undo, check_service, check_service_name, fault_from_spec,
+    FAULT_KINDS, DrawContext, Fault, FaultKind, ServiceFault, Undo, check_service, check_service_name, fault_from_spec,
     kinds_in_family, register_fault_kind, unregister_fault_kind,
 )  # fmt: skip
 from .network import (
@@ -35,7 +35,7 @@ from .parse import parse_fault
 __all__ = [
     "BANDWIDTH_PIECE_S", "BadConfig", "Bandwidth", "DELETE", "DIRECTIONS", "DRAIN_MARGIN_S", "Down",
     "DrawContext", "EdgeFault", "FAULT_KINDS", "Fault", "FaultKind", "IN_FLIGHT_BYTES", "Kill", "Latency",
-    "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ProcessFault", "ResetPeer", "Restart", "Slicer",
+    "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ProcessFault", "ResetPeer", "Restart", "ServiceFault", "Slicer",
     "SlowClose", "TOXIC_PREFIX", "Timeout", "ToxicFault", "Undo", "apply_patch", "check_service",
     "check_service_name", "drain_s", "fault_from_spec", "kinds_in_family", "parse_fault", "register_fault_kind",
     "unregister_fault_kind",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..topology import Topology
 
 __all__ = [
-    "DrawContext", "FAULT_KINDS", "Fault", "FaultKind", "Undo", "apply_fault", "check_service", "check_service_name",
+    "DrawContext", "FAULT_KINDS", "Fault", "FaultKind", "ServiceFault", "Undo", "apply_fault", "check_service", "check_service_name",
     "fault_from_spec", "kinds_in_family", "param_names", "register_fault_kind", "unregister_fault_kind",
 ]  # fmt: skip
 
@@ -169,6 +169,33 @@ def check_service(topology: Topology, name: str) -> None:
         topology.service(name)
     except InvalidTopology as exc:
         raise InvalidFault(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ServiceFault(FaultKind):
+    """A fault aimed at one whole service (its process, or every edge it has): the target is the service's name."""
+
+    service: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service", check_service_name(type(self).__name__, self.service))
+
+    @property
+    def target(self) -> str:
+        return self.service
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({self.service})"
+
+    def validate(self, topology: Topology) -> None:
+        check_service(topology, self.service)
+
+    def services(self, topology: Topology) -> tuple[str, ...]:
+        self.validate(topology)
+        return (self.service,)
 
 
 _KINDS: dict[str, type] = {}

@@ -21,7 +21,7 @@ from ..errors import InvalidFault, InvalidTopology
 from ..clients.toxiproxy import Toxic
 from ..topology import Topology, parse_edge_name
 from .base import (
-    DrawContext, FaultKind, Undo, check_service, check_service_name, param_names, register_fault_kind,
+    DrawContext, FaultKind, ServiceFault, Undo, check_service, param_names, register_fault_kind,
 )  # fmt: skip
 
 if TYPE_CHECKING:
@@ -230,6 +230,14 @@ class ToxicFault(EdgeFault):
     def closes_connections(self, edge: str) -> bool:
         return self.closes and self.edge == edge
 
+    @classmethod
+    def _draw_ms(cls, ctx: DrawContext, *, zero_first: bool = False) -> SearchStrategy[Any] | None:
+        """One branch per edge: `ms` at levels up to the horizon (`_levels`), in every direction."""
+        from hypothesis import strategies as st
+
+        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
+                                                      _levels(ctx.horizon_ms, zero_first=zero_first), _directions()))
+
     def drain_s(self) -> float:
         """How long after the last request through it the toxic may still be pushing held data out.
 
@@ -266,10 +274,7 @@ class Latency(ToxicFault):
 
     @classmethod
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
-        from hypothesis import strategies as st
-
-        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
-                                                      _levels(ctx.horizon_ms), _directions()))
+        return cls._draw_ms(ctx)
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> Latency:
@@ -335,10 +340,7 @@ class SlowClose(ToxicFault):
 
     @classmethod
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
-        from hypothesis import strategies as st
-
-        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
-                                                      _levels(ctx.horizon_ms), _directions()))
+        return cls._draw_ms(ctx)
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> SlowClose:
@@ -365,24 +367,19 @@ class Timeout(ToxicFault):
     ms: int
     kind: ClassVar[str] = "timeout"
     _checks = (("ms", 0, _MAX_MS, True),)
+    usage: ClassVar[str] = "ms=N"
+    closes: ClassVar[bool] = True
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> Timeout:
         return cls(edge, ms=0, direction="both")  # a blackhole: nothing gets through, nothing closes
-
-    usage: ClassVar[str] = "ms=N"
-    closes: ClassVar[bool] = True
 
     def attributes(self) -> dict[str, int]:
         return {"timeout": self.ms}
 
     @classmethod
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
-        from hypothesis import strategies as st
-
-        # 0 is the strongest: closing at once (reset), or never closing (timeout)
-        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
-                                                      _levels(ctx.horizon_ms, zero_first=True), _directions()))
+        return cls._draw_ms(ctx, zero_first=True)  # 0 is the strongest: closing at once (reset), or never (timeout)
 
 
 @register_fault_kind
@@ -393,24 +390,19 @@ class ResetPeer(ToxicFault):
     ms: int
     kind: ClassVar[str] = "reset_peer"
     _checks = (("ms", 0, _MAX_MS, True),)
+    usage: ClassVar[str] = "ms=N"
+    closes: ClassVar[bool] = True
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> ResetPeer:
         return cls(edge, ms=0)
-
-    usage: ClassVar[str] = "ms=N"
-    closes: ClassVar[bool] = True
 
     def attributes(self) -> dict[str, int]:
         return {"timeout": self.ms}
 
     @classmethod
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
-        from hypothesis import strategies as st
-
-        # 0 is the strongest: closing at once (reset), or never closing (timeout)
-        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
-                                                      _levels(ctx.horizon_ms, zero_first=True), _directions()))
+        return cls._draw_ms(ctx, zero_first=True)  # 0 is the strongest: closing at once (reset), or never (timeout)
 
 
 @register_fault_kind
@@ -515,27 +507,13 @@ class Down(EdgeFault):
 
 @register_fault_kind
 @dataclass(frozen=True)
-class Partition(FaultKind):
+class Partition(ServiceFault):
     """Every edge into and out of `service` cut at once: a Down on each of them."""
 
-    service: str
     kind: ClassVar[str] = "partition"
     category: ClassVar[str] = "network"
     family: ClassVar[str] = "process"  # drawn per service, with the faults that take a whole service out
     disables_proxy: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "service", check_service_name("Partition", self.service))
-
-    @property
-    def target(self) -> str:
-        return self.service
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    def describe(self) -> str:
-        return f"Partition({self.service})"
 
     def validate(self, topology: Topology) -> None:
         check_service(topology, self.service)
@@ -549,10 +527,6 @@ class Partition(FaultKind):
     def edges(self, topology: Topology) -> tuple[str, ...]:
         self.validate(topology)
         return tuple(sorted(e.name for e in topology.edges_of(self.service)))
-
-    def services(self, topology: Topology) -> tuple[str, ...]:
-        self.validate(topology)
-        return (self.service,)
 
     def toxics(self) -> tuple[Toxic, ...]:
         return ()

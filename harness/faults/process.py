@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..errors import VerificationFailed
-from .base import DrawContext, FaultKind, Undo, check_service, check_service_name, register_fault_kind
+from .base import DrawContext, ServiceFault, Undo, check_service, check_service_name, register_fault_kind
 
 if TYPE_CHECKING:
     from ..mesh import Mesh
@@ -36,10 +36,8 @@ def _eventually(condition: Callable[[], bool], timeout_s: float = STATE_WAIT_S) 
 
 
 @dataclass(frozen=True)
-class ProcessFault(FaultKind):
+class ProcessFault(ServiceFault):
     """A fault on one service's process as a whole; a new process kind derives from this."""
-
-    service: str
 
     kind: ClassVar[str] = ""
     category: ClassVar[str] = "process"
@@ -48,30 +46,10 @@ class ProcessFault(FaultKind):
     revert_signal: ClassVar[str | None] = None
     """The signal that undoes it (None: the runtime starts the service or just awaits its health)."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "service", check_service_name(type(self).__name__, self.service))
-
-    @property
-    def target(self) -> str:
-        return self.service
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    def describe(self) -> str:
-        return f"{type(self).__name__}({self.service})"
-
-    def validate(self, topology: Topology) -> None:
-        check_service(topology, self.service)
-
     def edges(self, topology: Topology) -> tuple[str, ...]:
         """No proxy changes; a journey crossing any edge into the service is hit through `services`."""
         self.validate(topology)
         return ()
-
-    def services(self, topology: Topology) -> tuple[str, ...]:
-        self.validate(topology)
-        return (self.service,)
 
     def exclusive_key(self, config_service: str | None = None) -> tuple[str, str]:
         """One service's process takes one process fault at a time."""
