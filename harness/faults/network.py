@@ -231,12 +231,17 @@ class ToxicFault(EdgeFault):
         return self.closes and self.edge == edge
 
     @classmethod
-    def _draw_ms(cls, ctx: DrawContext, *, zero_first: bool = False) -> SearchStrategy[Any] | None:
-        """One branch per edge: `ms` at levels up to the horizon (`_levels`), in every direction."""
+    def _draw_one(cls, ctx: DrawContext, name: str, values: SearchStrategy[Any]) -> SearchStrategy[Any] | None:
+        """One branch per edge: the parameter `name` drawn from `values`, in every direction."""
         from hypothesis import strategies as st
 
-        return cls._per_edge(ctx, lambda e: st.builds(lambda ms, d: cls(e, ms=ms, direction=d),
-                                                      _levels(ctx.horizon_ms, zero_first=zero_first), _directions()))
+        return cls._per_edge(ctx, lambda e: st.builds(lambda v, d: cls(e, **{name: v}, direction=d),
+                                                      values, _directions()))
+
+    @classmethod
+    def _draw_ms(cls, ctx: DrawContext, *, zero_first: bool = False) -> SearchStrategy[Any] | None:
+        """One branch per edge: `ms` at levels up to the horizon (`_levels`), in every direction."""
+        return cls._draw_one(ctx, "ms", _levels(ctx.horizon_ms, zero_first=zero_first))
 
     def drain_s(self) -> float:
         """How long after the last request through it the toxic may still be pushing held data out.
@@ -313,8 +318,7 @@ class Bandwidth(ToxicFault):
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
         from hypothesis import strategies as st
 
-        return cls._per_edge(ctx, lambda e: st.builds(lambda kbps, d: cls(e, kbps=kbps, direction=d),
-                                                      st.sampled_from([8, 64, 512, 4_096]), _directions()))
+        return cls._draw_one(ctx, "kbps", st.sampled_from([8, 64, 512, 4_096]))
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> Bandwidth:
@@ -468,8 +472,7 @@ class LimitData(ToxicFault):
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
         from hypothesis import strategies as st
 
-        return cls._per_edge(ctx, lambda e: st.builds(lambda n, d: cls(e, bytes_=n, direction=d),
-                                                      st.sampled_from([0, 64, 512, 4_096]), _directions()))
+        return cls._draw_one(ctx, "bytes_", st.sampled_from([0, 64, 512, 4_096]))
 
     @classmethod
     def representative(cls, edge: str, horizon_ms: int) -> LimitData:
