@@ -167,6 +167,6 @@ def test_a_reporter_registered_in_a_conftest_gets_every_chaos_test_from_the_plug
     (line,) = out.read_text().splitlines()
     got = json.loads(line)
     assert got["runtime"] == "local" and "test_reported" in got["title"]
-    assert got["timeline"] == [["applied", "Latency(front->back, ms=100, downstream)"],
-                               ["reverted", "Latency(front->back, ms=100, downstream)"]]
+    assert got["timeline"] == [["applied", "Latency(front->back, ms=100, jitter_ms=0, downstream)"],
+                               ["reverted", "Latency(front->back, ms=100, jitter_ms=0, downstream)"]]
     assert "ping" in got["observed"]

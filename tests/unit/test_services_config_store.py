@@ -175,11 +175,12 @@ def test_without_a_data_dir_a_restart_is_back_at_version_one(client):
 def test_the_config_service_reads_no_config_and_says_so(client):
     client.put("/config", content=b"{}", headers=AUTH)
     state = client.get("/cascade/v1/state").json()
-    assert state == {"service": "config", "config_version": None, "config_rejected": [], "calls_abandoned": {}}
+    assert state == {"service": "config", "config_version": None, "config_rejected": [], "calls_abandoned": {},
+                     "calls_sent": {}}
     assert client.get("/counters").json()["requests"] == 1  # the state route is plumbing: not counted
 
 
-def test_a_consumer_reports_what_it_applied_rejected_and_gave_up_on():
+def test_a_consumer_reports_what_it_applied_rejected_gave_up_on_and_sent():
     from services.common.config_state import initial_state, offer
 
     env = {"PORT": "4001", "CASCADE_MODE": "resilient", "CASCADE_BRITTLE": ""}
@@ -187,7 +188,8 @@ def test_a_consumer_reports_what_it_applied_rejected_and_gave_up_on():
     rt.config_state, _ = offer(initial_state(), 3, DEFAULT_DOCUMENT, validate=True)
     rt.config_state, _ = offer(rt.config_state, 4, {"plans": "not a table"}, validate=True)
     rt.counters.failures.update({"media:timeout": 2, "media:cancelled": 1, "media:unreachable": 5, "redis:timeout": 1})
+    rt.counters.calls.update({"media": 12, "redis": 4})
     with TestClient(rt.app([])) as c:
         state = c.get("/cascade/v1/state").json()
     assert state == {"service": "tiny", "config_version": 3, "config_rejected": [4],
-                     "calls_abandoned": {"media": 3, "redis": 1}}
+                     "calls_abandoned": {"media": 3, "redis": 1}, "calls_sent": {"media": 12, "redis": 4}}
