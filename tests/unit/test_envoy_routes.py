@@ -1,0 +1,48 @@
+"""The Envoy routes and bootstrap Cascade writes (pure): every rule before the route to the callee."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from harness.clients.envoy import EdgeListener, HttpRule, bootstrap, route_config
+
+EDGE = EdgeListener("timeline->media", 20001, ("127.0.0.1", 20002))
+
+
+def routes(doc):
+    return doc["resources"][0]["virtual_hosts"][0]["routes"]
+
+
+def test_at_rest_there_is_only_the_route_to_the_callee():
+    doc = route_config(EDGE, version=1)
+    assert doc["version_info"] == "1" and doc["resources"][0]["name"] == "timeline__media"
+    assert routes(doc) == [{"name": "callee", "match": {"prefix": "/"},
+                            "route": {"cluster": "timeline__media", "timeout": "0s"}}]
+
+
+def test_a_rule_becomes_a_direct_response_matched_by_path_method_and_percent():
+    rule = HttpRule(404, b"gone", {"x-a": "1"}, percent=12.5, path="/media/*", method="GET")
+    first = routes(route_config(EDGE, [rule], version=2))[0]
+    assert first["match"] == {
+        "prefix": "/media/", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
+        "runtime_fraction": {"default_value": {"numerator": 1250, "denominator": "TEN_THOUSAND"}},
+    }
+    assert first["direct_response"] == {"status": 404, "body": {"inline_bytes": base64.b64encode(b"gone").decode()}}
+    assert first["response_headers_to_add"][0]["header"] == {"key": "x-a", "value": "1"}
+
+
+def test_an_exact_path_and_every_request():
+    first = routes(route_config(EDGE, [HttpRule(500, path="/login")], version=3))[0]
+    assert first["match"] == {"path": "/login"}
+
+
+def test_the_bootstrap_has_a_listener_and_a_cluster_per_edge_routes_from_the_directory(tmp_path: Path):
+    boot = bootstrap([EDGE], admin_port=20003, routes_dir=tmp_path)
+    (listener,) = boot["static_resources"]["listeners"]
+    assert listener["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 20001}
+    rds = listener["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
+    assert rds["config_source"]["path_config_source"]["path"] == str(tmp_path / "timeline__media.json")
+    (cluster,) = boot["static_resources"]["clusters"]
+    assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
+        "address": "127.0.0.1", "port_value": 20002}
