@@ -132,11 +132,14 @@ class LocalRuntime(BaseRuntime):
         assert binary is not None, "_before_start found the toxiproxy-server binary"
         names = sorted(topo.services)
         edges = sorted(topo.edges)
-        self._lease = lease_ports(1 + len(names) + len(edges), self.state_dir / "ports")
+        http_edges = [e for e in edges if topo.edges[e].url.startswith("http://")] if os.environ.get("CASCADE_HTTP_ENGINE") else []
+        self._lease = lease_ports(1 + len(names) + len(edges) + len(http_edges) + 1, self.state_dir / "ports")
         it = iter(self._lease.ports)
         self.toxiproxy_port = next(it)
         self.ports = {n: next(it) for n in names}
         self.proxy_ports = {e: next(it) for e in edges}
+        self.engine_ports = {e: next(it) for e in http_edges}
+        engine_admin = next(it)
         self.record = RunRecord.create(self.state_dir, detached=self.detached)
         self._log(f"run {self.record.run_id}: logs in {self.record.log_dir}")
 
@@ -152,9 +155,15 @@ class LocalRuntime(BaseRuntime):
         # seconds at low rates; a dead server still fails at once with connection refused.
         client = ToxiproxyClient(self.toxiproxy_url, timeout_s=CONTROL_TIMEOUT_S)
         self._wait_healthy("toxiproxy", lambda: "" if toxiproxy_answers(client) else "API not answering", 5.0)
+        if http_edges:
+            from ..clients.envoy import EdgeListener, EnvoyEngine
+
+            self.engine = EnvoyEngine([EdgeListener(e, self.engine_ports[e], (HOST, self.ports[topo.edges[e].callee]))
+                                       for e in http_edges], admin_port=engine_admin,
+                                      workdir=self.record.log_dir / "envoy").start()
         client.populate([
             ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
-                      upstream=f"{HOST}:{self.ports[topo.edges[e].callee]}")
+                      upstream=f"{HOST}:{self.engine_ports.get(e) or self.ports[topo.edges[e].callee]}")
             for e in edges
         ])
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
@@ -183,6 +192,9 @@ class LocalRuntime(BaseRuntime):
             # The group may hold children of the service; make sure none outlive it.
             kill_group(p.popen.pid, p.ticks)
         self._procs.clear()
+        if getattr(self, "engine", None) is not None:
+            self.engine.stop()
+            self.engine = None
         self._spawner.shutdown(wait=True)
         if self.record is not None:
             self.record.close()
