@@ -166,33 +166,49 @@ class EnvoyEngine:
         self.workdir = workdir
         self.routes_dir = workdir / "routes"
         self.versions = {e.edge: 0 for e in edges}
+        self.rules: dict[str, list[HttpRule]] = {e.edge: [] for e in edges}  # what each edge serves now, in order
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- process -------------------------------------------------------------------------
 
-    def start(self) -> EnvoyEngine:
-        """Write the at-rest routes and the bootstrap, start Envoy, wait until it serves them all."""
+    def prepare(self) -> list[str]:
+        """Write the at-rest routes and the bootstrap; the command that starts Envoy on them.
+
+        A runtime starts that command as one of its own processes (recorded in its run record,
+        so a killed runner's Envoy is reaped like its Toxiproxy), then calls `await_ready`.
+        """
         self.routes_dir.mkdir(parents=True, exist_ok=True)
         for e in self.edges.values():
             self._write(e, ())
         config = self.workdir / "envoy.json"
         config.write_text(json.dumps(bootstrap(list(self.edges.values()), admin_port=self.admin_port,
                                                routes_dir=self.routes_dir)))
-        log = (self.workdir / "envoy.log").open("wb")
-        self.proc = subprocess.Popen(
-            [str(find_envoy()), "-c", str(config), "--concurrency", "1", "-l", "warning",
-             "--base-id", str(self.admin_port), "--disable-hot-restart"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return [str(find_envoy()), "-c", str(config), "--concurrency", "1", "-l", "warning",
+                "--base-id", str(self.admin_port), "--disable-hot-restart"]
+
+    def await_ready(self, alive: Any = lambda: True, log: Path | None = None) -> None:
+        """Wait until Envoy answers and serves every edge's at-rest routes; ProvisionError with its log if not."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = (self.workdir / "envoy.log").read_text(errors="replace").splitlines()[-5:]
-                self.stop()
+            if not alive() or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace").splitlines()[-5:] if log and log.exists() else []
                 raise ProvisionError(f"envoy did not get ready in {READY_TIMEOUT_S:.0f} s; its log: "
-                                     f"{self.workdir / 'envoy.log'}: {' | '.join(tail)}")
+                                     f"{log}: {' | '.join(tail)}")
             time.sleep(0.02)
         for edge in self.edges:
             self._await_version(edge)
+
+    def start(self) -> EnvoyEngine:
+        """Start Envoy as this object's own child (for tests and tools; a runtime uses prepare/await_ready)."""
+        argv = self.prepare()
+        log_path = self.workdir / "envoy.log"
+        with log_path.open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self.await_ready(lambda: self.proc is not None and self.proc.poll() is None, log_path)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -215,7 +231,19 @@ class EnvoyEngine:
 
     def reset(self, edge: str) -> int:
         """Back to the at-rest route of `edge` (the callee only), verified."""
+        self.rules[edge] = []
         return self.apply(edge, ())
+
+    def add_rule(self, edge: str, rule: HttpRule) -> None:
+        """Serve `rule` on `edge` too (before the rules already there), verified."""
+        self.rules[edge].insert(0, rule)
+        self.apply(edge, self.rules[edge])
+
+    def remove_rule(self, edge: str, rule: HttpRule) -> None:
+        """Stop serving `rule` on `edge` (one of it), verified; the other rules stay."""
+        if rule in self.rules[edge]:
+            self.rules[edge].remove(rule)
+        self.apply(edge, self.rules[edge])
 
     def served(self, edge: str) -> tuple[str, list[dict[str, Any]]]:
         """(version, routes) Envoy serves on `edge` now, read from its /config_dump."""

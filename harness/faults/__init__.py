@@ -31,19 +31,20 @@ from .network import (
 from .process import Kill, Pause, ProcessFault, Restart
 from .config import DELETE, MALFORMED_JSON, BadConfig, apply_patch  # noqa: I001 - registration order: network, process, config
 from .parse import parse_fault
+from .http import HttpError  # noqa: I001 - after the TCP kinds: registration order
 
 __all__ = [
     "BANDWIDTH_PIECE_S", "BadConfig", "Bandwidth", "DELETE", "DIRECTIONS", "DRAIN_MARGIN_S", "Down",
-    "DrawContext", "EdgeFault", "FAULT_KINDS", "Fault", "FaultKind", "IN_FLIGHT_BYTES", "Kill", "Latency",
-    "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ProcessFault", "ResetPeer", "Restart", "ServiceFault", "Slicer",
-    "SlowClose", "TOXIC_PREFIX", "Timeout", "ToxicFault", "Undo", "apply_patch", "check_service",
-    "check_service_name", "drain_s", "fault_from_spec", "kinds_in_family", "parse_fault", "register_fault_kind",
-    "unregister_fault_kind",
+    "DrawContext", "EdgeFault", "FAULT_KINDS", "Fault", "FaultKind", "HttpError", "IN_FLIGHT_BYTES", "Kill",
+    "Latency", "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ProcessFault", "ResetPeer", "Restart",
+    "ServiceFault", "Slicer", "SlowClose", "TOXIC_PREFIX", "Timeout", "ToxicFault", "Undo", "apply_patch",
+    "check_service", "check_service_name", "drain_s", "fault_from_spec", "kinds_in_family", "parse_fault",
+    "register_fault_kind", "unregister_fault_kind",
 ]  # fmt: skip
 
 
 # Every other module of this package is a kind (or kinds) too, and registers itself on import.
-load_builtins(__name__, __path__, first=("base", "network", "process", "config", "parse"))
+load_builtins(__name__, __path__, first=("base", "network", "process", "config", "parse", "http"))
 
 
 def drain_s(fault: Any) -> float:

@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import psutil
 
@@ -90,6 +90,7 @@ class LocalRuntime(BaseRuntime):
         self._binary: ToxiproxyBinary | None = None  # the one start() uses, found before it spawns anything
         self._log = log or (lambda _line: None)
         self._procs: dict[str, _Proc] = {}
+        self.engine: Any = None  # the HTTP fault engine (EnvoyEngine) when HTTP edges run through one
         self._lease: PortLease | None = None
         self.ports: dict[str, int] = {}
         self.proxy_ports: dict[str, int] = {}
@@ -160,7 +161,11 @@ class LocalRuntime(BaseRuntime):
 
             self.engine = EnvoyEngine([EdgeListener(e, self.engine_ports[e], (HOST, self.ports[topo.edges[e].callee]))
                                        for e in http_edges], admin_port=engine_admin,
-                                      workdir=self.record.log_dir / "envoy").start()
+                                      workdir=self.record.log_dir / "envoy")
+            ep = _Proc("envoy", self.engine.prepare(), dict(os.environ), self.record.log_dir / "envoy.log")
+            self._procs["envoy"] = ep  # in the run record: stopped with the mesh, reaped after a killed runner
+            self._spawn(ep)
+            self.engine.await_ready(lambda: ep.popen is not None and ep.popen.poll() is None, ep.log)
         client.populate([
             ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
                       upstream=f"{HOST}:{self.engine_ports.get(e) or self.ports[topo.edges[e].callee]}")
@@ -192,9 +197,7 @@ class LocalRuntime(BaseRuntime):
             # The group may hold children of the service; make sure none outlive it.
             kill_group(p.popen.pid, p.ticks)
         self._procs.clear()
-        if getattr(self, "engine", None) is not None:
-            self.engine.stop()
-            self.engine = None
+        self.engine = None
         self._spawner.shutdown(wait=True)
         if self.record is not None:
             self.record.close()
