@@ -115,6 +115,9 @@ class Mesh:
         with self._cuts_lock:
             self._cuts.clear()
         self.toxiproxy.reset()
+        engine = getattr(self.runtime, "engine", None)
+        if engine is not None:
+            engine.reset_all()  # HTTP faults a failed test left: every edge's routes at rest, read back
         dirty = [p.name for p in self.toxiproxy.proxies().values() if p.toxics or not p.enabled]
         if dirty:
             raise VerificationFailed(f"after reset these proxies still have toxics or are disabled: {', '.join(dirty)}")

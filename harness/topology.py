@@ -75,6 +75,9 @@ class Service:
         return self.health != "tcp"
 
 
+PROTOCOLS = ("http", "tcp")
+
+
 @dataclass(frozen=True)
 class Edge:
     """A dependency `caller -> callee`; each gets its own Toxiproxy proxy."""
@@ -83,10 +86,21 @@ class Edge:
     callee: str
     env: str
     url: str = "http://{host}:{port}"
+    # "http" (HTTP faults apply: the HTTP engine sits on it) or "tcp"; "" infers it from `url`
+    protocol: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.protocol:
+            object.__setattr__(self, "protocol", "http" if self.url.startswith("http://") else "tcp")
 
     @property
     def name(self) -> str:
         return f"{self.caller}->{self.callee}"
+
+    @property
+    def is_http(self) -> bool:
+        """Whether HTTP faults apply: declared `protocol = "http"`, or a url template http://..."""
+        return self.protocol == "http"
 
     def address(self, host: str, port: int) -> str:
         """The value of `env` for a proxy listening on host:port."""
@@ -340,7 +354,7 @@ def _edge(key: str, e: Any, services: Mapping[str, Service]) -> Edge:
         raise InvalidTopology(f"{where}: a service cannot depend on itself")
     if not isinstance(e, Mapping):
         raise InvalidTopology(f"{where}: must be a table like {{ env = \"MEDIA_URL\" }}, got {e!r}")
-    _only(e, where, {"env", "url"})
+    _only(e, where, {"env", "url", "protocol"})
     env = _str(e, "env", where)
     if not _ENV.match(env):
         raise InvalidTopology(f"{where}.env: {env!r} is not an environment variable name")
@@ -351,7 +365,11 @@ def _edge(key: str, e: Any, services: Mapping[str, Service]) -> Edge:
         raise InvalidTopology(f"{where}.url: bad template {url!r} ({exc}); use {{host}} and {{port}}") from None
     if "{port}" not in url:
         raise InvalidTopology(f"{where}.url: template {url!r} must contain {{port}}")
-    return Edge(caller=caller, callee=callee, env=env, url=url)
+    protocol = _str(e, "protocol", where, default="")
+    if protocol not in ("", *PROTOCOLS):
+        raise InvalidTopology(f"{where}.protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}; "
+                              "\"http\" puts the edge behind the HTTP engine (HTTP faults), \"tcp\" keeps it TCP-only")
+    return Edge(caller=caller, callee=callee, env=env, url=url, protocol=protocol)
 
 
 def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[str, Edge]) -> Journey:

@@ -14,6 +14,8 @@ The routes themselves are built by pure functions (`route_config`), which never 
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import os
 import re
@@ -70,16 +72,30 @@ class EdgeListener:
         return re.sub(r"[^A-Za-z0-9_]", "_", self.edge.replace("->", "__"))
 
 
+_RULE_IDS = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class HttpRule:
-    """One HTTP fault as routes: which requests it takes (path, method, percent) and the answer it gives."""
+    """One HTTP fault as routes: which requests it takes (path, method, percent) and what it does to them.
 
-    status: int
+    action "abort"    the engine answers `status`/`body`/`headers`; the request never reaches the callee
+                      (`first`: only the next `first` requests it takes, then they pass)
+           "delay"    the request waits `delay_ms` before it goes on to the callee
+           "replace"  the request reaches the callee; its answer is replaced by `status`/`body`/`headers`
+    """
+
+    action: str = "abort"
+    status: int = 0
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     percent: float = 100.0
     path: str | None = None  # exact path, or a prefix ending in "*"
     method: str | None = None
+    first: int | None = None
+    delay_ms: int = 0
+    # Unique per rule: counters of `first` live in Envoy under it, and survive other rules' changes.
+    id: int = field(default_factory=lambda: next(_RULE_IDS), compare=False)
 
 
 def _match(rule: HttpRule) -> dict[str, Any]:
@@ -95,19 +111,45 @@ def _match(rule: HttpRule) -> dict[str, Any]:
     return match
 
 
-def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version: int) -> dict[str, Any]:
-    """The RDS document for `edge`: each rule's answer before the route to the callee (pure)."""
-    routes: list[dict[str, Any]] = []
-    for i, rule in enumerate(rules):
+def _lua_answer(rule: HttpRule) -> dict[str, Any]:
+    """The answer as route metadata the engine's Lua filter reads (the body hex-encoded: any bytes)."""
+    return {"id": str(rule.id), "status": str(rule.status), "body": rule.body.hex(),
+            "headers": dict(rule.headers)}
+
+
+def _rule_route(edge: EdgeListener, rule: HttpRule, i: int) -> dict[str, Any]:
+    route: dict[str, Any] = {"name": f"fault_{i}_{rule.action}", "match": _match(rule)}
+    to_callee = {"cluster": edge.slug, "timeout": "0s"}
+    if rule.action == "abort" and rule.first is None:
         direct: dict[str, Any] = {"status": rule.status}
         if rule.body:
-            direct["body"] = {"inline_bytes": __import__("base64").b64encode(rule.body).decode()}
-        route: dict[str, Any] = {"name": f"fault_{i}", "match": _match(rule), "direct_response": direct}
+            direct["body"] = {"inline_bytes": base64.b64encode(rule.body).decode()}
+        route["direct_response"] = direct
         if rule.headers:
             route["response_headers_to_add"] = [
                 {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
                 for k, v in rule.headers.items()]
-        routes.append(route)
+    elif rule.action in ("abort", "replace"):
+        # the Lua filter answers the first N (abort) or rewrites the callee's answer (replace)
+        answer = _lua_answer(rule)
+        if rule.action == "abort":
+            answer["first"] = str(rule.first)
+        route["route"] = to_callee
+        route["metadata"] = {"filter_metadata": {LUA_FILTER: {rule.action: answer}}}
+    elif rule.action == "delay":
+        route["route"] = to_callee
+        route["typed_per_filter_config"] = {FAULT_FILTER: {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+            "delay": {"fixed_delay": f"{rule.delay_ms / 1000:.3f}s",
+                      "percentage": {"numerator": 100, "denominator": "HUNDRED"}}}}
+    else:
+        raise ValueError(f"unknown HTTP rule action {rule.action!r}")
+    return route
+
+
+def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version: int) -> dict[str, Any]:
+    """The RDS document for `edge`: each rule's route, first match wins, then the route to the callee (pure)."""
+    routes = [_rule_route(edge, rule, i) for i, rule in enumerate(rules)]
     routes.append({"name": "callee", "match": {"prefix": "/"},
                    "route": {"cluster": edge.slug, "timeout": "0s"}})  # the caller's own timeout decides
     return {
@@ -120,6 +162,40 @@ def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version:
             "virtual_hosts": [{"name": f"{edge.slug}_v{version}", "domains": ["*"], "routes": routes}],
         }],
     }
+
+
+LUA_FILTER = "envoy.filters.http.lua"
+FAULT_FILTER = "envoy.filters.http.fault"
+
+# One script for every edge, static in the bootstrap (so its counters outlive route changes): it acts
+# only on routes whose metadata carries an "abort" (with `first`) or a "replace" answer.
+LUA_SOURCE = """
+local taken = {}
+local function unhex(s) return (s:gsub("..", function(c) return string.char(tonumber(c, 16)) end)) end
+local function answer_headers(a)
+  local h = {[":status"] = a.status}
+  if a.headers then for k, v in pairs(a.headers) do h[k] = v end end
+  return h
+end
+function envoy_on_request(handle)
+  local a = handle:metadata():get("abort")
+  if a == nil then return end
+  local n = (taken[a.id] or 0) + 1
+  taken[a.id] = n
+  if n <= tonumber(a.first) then handle:respond(answer_headers(a), unhex(a.body)) end
+end
+function envoy_on_response(handle)
+  local a = handle:metadata():get("replace")
+  if a == nil then return end
+  local body = handle:body(true)
+  handle:headers():replace(":status", a.status)
+  if a.headers then for k, v in pairs(a.headers) do handle:headers():replace(k, v) end end
+  handle:headers():remove("transfer-encoding")
+  local bytes = unhex(a.body)
+  if body ~= nil then body:setBytes(bytes) end
+  handle:headers():replace("content-length", tostring(#bytes))
+end
+"""
 
 
 def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Path) -> dict[str, Any]:
@@ -140,8 +216,20 @@ def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Pat
                         "resource_api_version": "V3",
                         "path_config_source": {"path": str(routes_dir / f"{e.slug}.json"),
                                                "watched_directory": {"path": str(routes_dir)}}}},
-                    "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+                    # the callers' HTTP/1.0 too, and the callee's own `server` header, as without the engine
+                    "http_protocol_options": {"accept_http_10": True},
+                    "server_header_transformation": "PASS_THROUGH",
+                    "generate_request_id": False,
+                    "http_filters": [
+                        {"name": FAULT_FILTER, "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}},
+                        {"name": LUA_FILTER, "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                            "default_source_code": {"inline_string": LUA_SOURCE}}},
+                        {"name": "envoy.filters.http.router", "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                            "suppress_envoy_headers": True}},
+                    ],
                 },
             }]}],
         })
@@ -234,6 +322,14 @@ class EnvoyEngine:
         self.rules[edge] = []
         return self.apply(edge, ())
 
+    def reset_all(self) -> list[str]:
+        """Every edge back at rest, verified; returns the edges that were not (read from Envoy, one /config_dump)."""
+        dirty = [edge for edge, (_v, routes) in self.served_all().items()
+                 if [r.get("name") for r in routes] != ["callee"] or self.rules[edge]]
+        for edge in dirty:
+            self.reset(edge)
+        return dirty
+
     def add_rule(self, edge: str, rule: HttpRule) -> None:
         """Serve `rule` on `edge` too (before the rules already there), verified."""
         self.rules[edge].insert(0, rule)
@@ -241,19 +337,24 @@ class EnvoyEngine:
 
     def remove_rule(self, edge: str, rule: HttpRule) -> None:
         """Stop serving `rule` on `edge` (one of it), verified; the other rules stay."""
-        if rule in self.rules[edge]:
-            self.rules[edge].remove(rule)
+        self.rules[edge] = [r for r in self.rules[edge] if r is not rule]
         self.apply(edge, self.rules[edge])
 
     def served(self, edge: str) -> tuple[str, list[dict[str, Any]]]:
         """(version, routes) Envoy serves on `edge` now, read from its /config_dump."""
-        slug = self.edges[edge].slug
+        return self.served_all().get(edge, ("", []))
+
+    def served_all(self) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+        """Every edge's (version, routes) as Envoy serves them now (one /config_dump); "" and [] if none."""
+        by_slug = {e.slug: name for name, e in self.edges.items()}
+        out: dict[str, tuple[str, list[dict[str, Any]]]] = {name: ("", []) for name in self.edges}
         dump = self._admin("/config_dump?resource=dynamic_route_configs")
         for cfg in json.loads(dump).get("configs", []):
             rc = cfg.get("route_config", {})
-            if rc.get("name") == slug:
-                return cfg.get("version_info", ""), rc.get("virtual_hosts", [{}])[0].get("routes", [])
-        return "", []
+            if rc.get("name") in by_slug:
+                out[by_slug[rc["name"]]] = (cfg.get("version_info", ""),
+                                            rc.get("virtual_hosts", [{}])[0].get("routes", []))
+        return out
 
     def _write(self, e: EdgeListener, rules: Sequence[HttpRule]) -> None:
         self.versions[e.edge] += 1

@@ -120,7 +120,9 @@ class Explorer:
         topo = mesh.topology
         self.database = DirectoryBasedExampleDatabase(database_dir / f"{topo.name}-{topo.digest()}-{_slug(str(mesh.mode))}")
         document = mesh.config().current().document if config_faults and topo.config_service else None
-        self.faults = faults(topo, process=process_faults, config_document=document if isinstance(document, dict) else None)
+        engine = getattr(mesh.runtime, "engine", None)  # HTTP faults on the edges the engine serves, if any
+        self.faults = faults(topo, process=process_faults, config_document=document if isinstance(document, dict) else None,
+                             http_edges=tuple(engine.edges) if engine is not None else ())
         self.examples = self.failing = 0
         self.first_failure_s: float | None = None
         self.last_failure: Journal | None = None

@@ -2,6 +2,7 @@
 
     edge_faults(topology)          every kind of the "network" family (each Toxiproxy toxic and Down) on every edge
     process_faults(topology)       the "process" family: Kill, Pause, Restart of every service; Partition
+    (registered families)          "config" (BadConfig pushes), "http" (HttpError, HttpDelay, HttpReplace on HTTP edges)
     faults(topology)               any of the above, the family drawn by FAULT_FAMILY_WEIGHTS
     schedules(topology)            faults placed on a bounded timeline: Scheduled(fault, at=, for_=)
     bad_configs(document)          BadConfig pushes derived from a config document's own shape
@@ -24,7 +25,7 @@ Bad configs are derived from the config service's own document (harness/faults/c
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from hypothesis import strategies as st
 
@@ -53,7 +54,7 @@ EDGE_FAULT_KINDS = ("down", "latency", "bandwidth", "slow_close", "timeout", "re
 """The built-in network kinds, in draw order (strongest first); kinds registered later follow them."""
 PROCESS_FAULT_KINDS = ("kill", "pause", "restart", "partition")
 """The built-in process kinds, in draw order; kinds registered later follow them."""
-FAULT_FAMILY_WEIGHTS = {"network": 2, "process": 1, "config": 1}  # how often faults() draws from each family
+FAULT_FAMILY_WEIGHTS = {"network": 2, "process": 1, "config": 1, "http": 1}  # how often faults() draws from each family
 OTHER_FAMILY_WEIGHT = 1  # a family only registered kinds bring
 DEFAULT_HORIZON_MS = 1_000  # for a topology without journeys
 TIME_STEP_S = 0.05  # schedule times are multiples of this: readable, and they shrink towards 0
@@ -125,7 +126,8 @@ def process_faults(topology: Topology, *, kinds: tuple[str, ...] | None = None) 
 
 
 def faults(topology: Topology, *, process: bool = True, config_document: Mapping[str, Any] | None = None,
-           config_kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[Any]:
+           config_kinds: tuple[str, ...] = BAD_CONFIG_KINDS,
+           http_edges: Sequence[str] | None = None) -> st.SearchStrategy[Any]:
     """Any fault on `topology`: half of them network faults, a quarter each process faults and bad config pushes.
 
     The family is drawn first, by weight (FAULT_FAMILY_WEIGHTS; without process faults or a
@@ -135,7 +137,8 @@ def faults(topology: Topology, *, process: bool = True, config_document: Mapping
     config push, the incident this project is built around, hardly more often. Network faults
     come first so Hypothesis shrinks towards them (they are the cheapest to apply and to revert).
     """
-    ctx = DrawContext(topology, horizon_ms(topology), config_document, config_kinds)
+    ctx = DrawContext(topology, horizon_ms(topology), config_document, config_kinds,
+                      None if http_edges is None else tuple(http_edges))
     families: dict[str, st.SearchStrategy[Any]] = {"network": edge_faults(topology)}
     if process:
         families["process"] = process_faults(topology)
@@ -153,11 +156,11 @@ def faults(topology: Topology, *, process: bool = True, config_document: Mapping
 
 
 def _other_families() -> list[str]:
-    """Families only registered kinds bring, in registration order."""
+    """Families other than network, process and config (http, and those registered kinds bring), in registration order."""
     seen: list[str] = []
     for cls in FAULT_KINDS.values():
         family = getattr(cls, "family", "") or getattr(cls, "category", "")
-        if family not in FAULT_FAMILY_WEIGHTS and family not in seen:
+        if family not in ("network", "process", "config") and family not in seen:
             seen.append(family)
     return seen
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from ..judge.blast import blast_radius
 from ..chaos import Chaos
 from ..judge.contracts import confirm_alone, contract_for, frozen_by
-from ..errors import UsageError
+from ..errors import InvalidFault, UsageError
 from ..faults.base import FAULT_KINDS, Fault, FaultKind, kinds_in_family
 from ..observe.journeys import wait_for_recovery
 from .strategies import EDGE_FAULT_KINDS, horizon_ms
@@ -57,13 +57,21 @@ def representatives(topology: Topology, edge: str, kinds: Sequence[str] | None =
         if fault is None:
             raise UsageError(f"sweep: kind {kind!r} has no representative fault on an edge; kinds are: "
                              f"{', '.join(sweep_kinds())}")
+        if kinds is None:
+            try:
+                fault.validate(topology)
+            except InvalidFault:
+                continue  # not for this edge (an HTTP fault on a TCP edge); asked for by name, it is refused
         made.append(fault)
     return tuple(made)
 
 
+SWEPT_FAMILIES = ("network", "http")
+
+
 def sweep_kinds() -> tuple[str, ...]:
-    """The network kinds the sweep tries on every edge: the built-ins in draw order, then registered ones."""
-    return tuple(k for k in kinds_in_family("network", EDGE_FAULT_KINDS)
+    """The kinds the sweep tries on every edge they apply to: the network ones in draw order, then the HTTP ones."""
+    return tuple(k for family in SWEPT_FAMILIES for k in kinds_in_family(family, EDGE_FAULT_KINDS)
                  if getattr(FAULT_KINDS[k], "representative").__func__ is not FaultKind.representative.__func__)
 
 
@@ -154,8 +162,12 @@ def sweep(mesh: Mesh, *, kinds: Sequence[str] | None = None, pairs: bool = True,
     started = time.monotonic()
     topo = mesh.topology
     singles = []
+    engine = getattr(mesh.runtime, "engine", None)
+    served = set(engine.edges) if engine is not None else set()
     for edge in sorted(topo.edges):
         for fault in representatives(topo, edge, kinds):
+            if getattr(fault, "family", "") == "http" and edge not in served and kinds is None:
+                continue  # this runtime runs no HTTP engine there
             singles.append(run_case(mesh, [fault]))
             progress(singles[-1])
     ran: list[Case] = []

@@ -31,11 +31,11 @@ from .network import (
 from .process import Kill, Pause, ProcessFault, Restart
 from .config import DELETE, MALFORMED_JSON, BadConfig, apply_patch  # noqa: I001 - registration order: network, process, config
 from .parse import parse_fault
-from .http import HttpError  # noqa: I001 - after the TCP kinds: registration order
+from .http import HttpDelay, HttpError, HttpFault, HttpReplace  # noqa: I001 - after the TCP kinds: registration order
 
 __all__ = [
     "BANDWIDTH_PIECE_S", "BadConfig", "Bandwidth", "DELETE", "DIRECTIONS", "DRAIN_MARGIN_S", "Down",
-    "DrawContext", "EdgeFault", "FAULT_KINDS", "Fault", "FaultKind", "HttpError", "IN_FLIGHT_BYTES", "Kill",
+    "DrawContext", "EdgeFault", "FAULT_KINDS", "Fault", "FaultKind", "HttpDelay", "HttpError", "HttpFault", "HttpReplace", "IN_FLIGHT_BYTES", "Kill",
     "Latency", "LimitData", "MALFORMED_JSON", "Partition", "Pause", "ProcessFault", "ResetPeer", "Restart",
     "ServiceFault", "Slicer", "SlowClose", "TOXIC_PREFIX", "Timeout", "ToxicFault", "Undo", "apply_patch",
     "check_service", "check_service_name", "drain_s", "fault_from_spec", "kinds_in_family", "parse_fault",

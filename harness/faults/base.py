@@ -50,6 +50,8 @@ class DrawContext:
     """The config service's current document (None: config faults are not drawn)."""
     config_kinds: tuple[str, ...] | None = None
     """Which bad-config families to draw (None: all)."""
+    http_edges: tuple[str, ...] | None = None
+    """The edges the runtime's HTTP engine serves (None: every HTTP edge of the topology; (): none)."""
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ plus its tests; harness/runtime/__init__.py finds and imports it (load_builtins)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +32,7 @@ __all__ = [
     "Runtime",
     "RuntimeFactory",
     "RuntimeTraits",
+    "engine_edges",
     "make_runtime",
     "register_runtime",
     "runtime_traits",
@@ -158,6 +160,20 @@ def make_runtime(name: str, topology: Topology, mode: Mode, **kw: Any) -> Runtim
     return factory(topology, mode, **kw)
 
 
+HTTP_ENGINE_OFF = ("off", "0", "none", "false")
+
+
+def engine_edges(topology: Topology) -> list[str]:
+    """The edges a runtime puts its HTTP engine on: every HTTP edge, sorted; none with CASCADE_HTTP_ENGINE=off.
+
+    Off is for measuring what the engine costs (bench/) and for a machine without Envoy; HTTP
+    faults are then refused by name, TCP faults work as before.
+    """
+    if os.environ.get("CASCADE_HTTP_ENGINE", "").strip().lower() in HTTP_ENGINE_OFF:
+        return []
+    return sorted(name for name, edge in topology.edges.items() if edge.is_http)
+
+
 def toxiproxy_answers(client: ToxiproxyClient) -> bool:
     """Whether the Toxiproxy API answers at all (while starting: any failure means not yet)."""
     try:
@@ -177,6 +193,7 @@ class BaseRuntime:
     topology: Topology
     state_dir: Path
     reaped: list[str]
+    engine: Any = None  # the HTTP fault engine (clients.envoy.EnvoyEngine) once started, if it runs one
 
     def start(self) -> ToxiproxyClient:
         """Reap what dead runners left, bring the mesh up; on any failure, tear down what was started and re-raise."""

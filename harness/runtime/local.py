@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import psutil
 
@@ -36,7 +36,7 @@ from .provision import ToxiproxyBinary, find_toxiproxy
 from .runstate import RunRecord, kill_group
 from ..topology import Service, Topology
 from ..clients.toxiproxy import ProxySpec, ToxiproxyClient
-from .base import BaseRuntime, register_runtime, toxiproxy_answers
+from .base import BaseRuntime, engine_edges, register_runtime, toxiproxy_answers
 from .health import health_error, wait_until_healthy
 
 __all__ = ["LocalRuntime"]
@@ -90,7 +90,6 @@ class LocalRuntime(BaseRuntime):
         self._binary: ToxiproxyBinary | None = None  # the one start() uses, found before it spawns anything
         self._log = log or (lambda _line: None)
         self._procs: dict[str, _Proc] = {}
-        self.engine: Any = None  # the HTTP fault engine (EnvoyEngine) when HTTP edges run through one
         self._lease: PortLease | None = None
         self.ports: dict[str, int] = {}
         self.proxy_ports: dict[str, int] = {}
@@ -133,7 +132,7 @@ class LocalRuntime(BaseRuntime):
         assert binary is not None, "_before_start found the toxiproxy-server binary"
         names = sorted(topo.services)
         edges = sorted(topo.edges)
-        http_edges = [e for e in edges if topo.edges[e].url.startswith("http://")] if os.environ.get("CASCADE_HTTP_ENGINE") else []
+        http_edges = engine_edges(topo)
         self._lease = lease_ports(1 + len(names) + len(edges) + len(http_edges) + 1, self.state_dir / "ports")
         it = iter(self._lease.ports)
         self.toxiproxy_port = next(it)

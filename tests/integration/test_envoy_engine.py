@@ -6,6 +6,7 @@ import http.client
 import math
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -34,8 +35,17 @@ def callee():
 
         def _answer(self) -> None:
             seen.append((self.command, self.path))
+            if self.path.startswith("/chunked"):  # a streamed answer: two chunks, no content-length
+                self.send_response(200)
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for part in (b"po", b"ng"):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+                return
             self.send_response(200)
             self.send_header("content-length", "4")
+            self.send_header("x-callee", "yes")
             self.end_headers()
             self.wfile.write(b"pong")
 
@@ -81,7 +91,7 @@ def test_at_rest_the_edge_reaches_the_callee(conn, callee):
 
 def test_an_http_error_answers_without_reaching_the_callee_and_is_reverted(engine, conn, callee):
     _port, seen = callee
-    engine.apply(EDGE, [HttpRule(403, BODY_467, {"content-type": "application/json"})])
+    engine.apply(EDGE, [HttpRule(status=403, body=BODY_467, headers= {"content-type": "application/json"})])
     before = len(seen)
     status, headers, body = get(conn)
     assert (status, headers["content-type"], body) == (403, "application/json", BODY_467)
@@ -94,15 +104,75 @@ def test_an_http_error_answers_without_reaching_the_callee_and_is_reverted(engin
 
 
 def test_path_and_method_choose_the_requests(engine, conn):
-    engine.apply(EDGE, [HttpRule(404, path="/media/*", method="GET")])
+    engine.apply(EDGE, [HttpRule(status=404, path="/media/*", method="GET")])
     assert get(conn, "GET", "/media/1")[0] == 404
     assert get(conn, "POST", "/media/1")[0] == 200
     assert get(conn, "GET", "/other")[0] == 200
 
 
 def test_percent_is_within_a_binomial_margin_over_400_requests(engine, conn):
-    engine.apply(EDGE, [HttpRule(503, percent=30)])
+    engine.apply(EDGE, [HttpRule(status=503, percent=30)])
     n = 400
     hit = sum(get(conn)[0] == 503 for _ in range(n))
     margin = 4 * math.sqrt(n * 0.3 * 0.7)  # 4 sigma: a false failure about once in 16 000 runs
     assert abs(hit - 0.3 * n) <= margin, f"{hit} of {n} aborted, wanted {0.3 * n:.0f} +- {margin:.0f}"
+
+
+def test_first_n_aborts_exactly_the_next_n_requests_then_they_pass(engine, conn, callee):
+    _port, seen = callee
+    engine.apply(EDGE, [HttpRule(status=500, body=b"boom", first=3)])
+    before = len(seen)
+    answers = [get(conn)[::2] for _ in range(6)]
+    assert answers == [(500, b"boom")] * 3 + [(200, b"pong")] * 3
+    assert len(seen) == before + 3  # the aborted three never reached the callee
+
+
+def test_a_first_n_count_survives_another_rule_on_the_same_edge(engine, conn):
+    first = HttpRule(status=500, first=2)
+    engine.apply(EDGE, [first])
+    assert get(conn)[0] == 500
+    engine.apply(EDGE, [HttpRule(status=404, path="/other"), first])  # routes rewritten, counter kept
+    assert [get(conn)[0] for _ in range(3)] == [500, 200, 200]
+
+
+def test_a_delay_holds_the_request_before_the_callee_answers(engine, conn, callee):
+    _port, seen = callee
+    engine.apply(EDGE, [HttpRule(action="delay", delay_ms=300)])
+    t0 = time.monotonic()
+    assert get(conn)[::2] == (200, b"pong")
+    took = time.monotonic() - t0
+    assert 0.29 <= took < 2.0, took  # at least the delay; the upper bound is a margin, not a target
+    engine.reset(EDGE)
+    t0 = time.monotonic()
+    get(conn)
+    assert time.monotonic() - t0 < 0.25
+
+
+@pytest.mark.parametrize("path", ["/x", "/chunked"])
+def test_a_replace_lets_the_request_reach_the_callee_and_rewrites_its_answer(engine, conn, callee, path):
+    _port, seen = callee
+    engine.apply(EDGE, [HttpRule(action="replace", status=200, body=b"<html>oops</html>",
+                                 headers={"content-type": "text/html"})])
+    before = len(seen)
+    for _ in range(3):  # one keep-alive connection throughout: every answer framed right
+        status, headers, body = get(conn, path=path)
+        assert (status, headers["content-type"], body) == (200, "text/html", b"<html>oops</html>")
+    assert len(seen) == before + 3  # the callee did the work
+    engine.reset(EDGE)
+    assert get(conn, path=path)[::2] == (200, b"pong")
+
+
+def test_a_replace_can_turn_a_success_into_an_error_status(engine, conn):
+    engine.apply(EDGE, [HttpRule(action="replace", status=502, body=b"")])
+    status, headers, body = get(conn)
+    assert (status, body, headers.get("x-callee")) == (502, b"", "yes")
+
+
+def test_chunked_answers_and_http_1_0_callers_pass_at_rest(engine, conn):
+    assert get(conn, path="/chunked")[::2] == (200, b"pong")
+    with socket.create_connection(("127.0.0.1", engine.edges[EDGE].listen_port), timeout=5) as s:
+        s.sendall(b"GET /x HTTP/1.0\r\nHost: callee\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"pong"), data[:80]

@@ -1,4 +1,4 @@
-"""HttpError through Chaos on the fixture mesh, with Envoy on its HTTP edge (CASCADE_HTTP_ENGINE=1): WIP of #20."""
+"""HTTP faults through Chaos on the fixture mesh: Envoy on its HTTP edge by default, beside the edge's Toxiproxy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from harness.chaos import Chaos
 from harness.errors import InvalidFault
-from harness.faults import HttpError, Latency
+from harness.faults import HttpDelay, HttpError, HttpReplace, Latency
 from harness.mesh import Mesh
 from harness.clients.probe import http_request
 from harness.topology import load_topology
@@ -20,13 +20,8 @@ BODY_467 = {"errors": [{"message": "Your current API plan does not include acces
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CASCADE_HTTP_ENGINE", "1")
-    try:
-        with Mesh(load_topology(MINI), state_dir=tmp_path_factory.mktemp("state")) as m:
-            yield m
-    finally:
-        mp.undo()
+    with Mesh(load_topology(MINI), state_dir=tmp_path_factory.mktemp("state")) as m:
+        yield m
 
 
 def back_pings(mesh) -> int:
@@ -76,3 +71,59 @@ def test_an_http_fault_on_a_tcp_edge_is_refused_by_name(tmp_path):
     topo = load_topology(MINI.parents[2].parent / "services" / "topology.toml")
     with pytest.raises(InvalidFault, match="timeline->redis is not an HTTP edge"):
         HttpError("timeline->redis", status=503).validate(topo)
+
+
+def test_first_n_fails_exactly_the_next_n_requests_through_the_whole_edge(mesh):
+    mesh.reset()
+    chaos = Chaos(mesh, observe=False)
+    try:
+        before = back_pings(mesh)
+        with chaos.inject(HttpError(EDGE, status=500, first=3)):
+            statuses = [via_edge(mesh).status for _ in range(6)]
+        assert statuses == [500, 500, 500, 200, 200, 200]
+        assert back_pings(mesh) == before + 3
+    finally:
+        chaos.revert_all()
+        chaos.close()
+
+
+def test_a_delay_starts_the_answer_later_and_only_on_the_chosen_path(mesh):
+    mesh.reset()
+    chaos = Chaos(mesh, observe=False)
+    try:
+        with chaos.inject(HttpDelay(EDGE, ms=400, path="/ping", method="GET")):
+            slow, fast = via_edge(mesh), via_edge(mesh, "/bytes/3")
+        assert slow.body == b"pong" and slow.elapsed_ms >= 390  # Envoy's timers are millisecond-coarse
+        assert fast.body == b"xxx" and fast.elapsed_ms < 400
+        assert via_edge(mesh).elapsed_ms < 400  # reverted
+    finally:
+        chaos.revert_all()
+        chaos.close()
+
+
+def test_a_replace_lets_the_callee_do_the_work_and_the_caller_sees_the_replacement(mesh):
+    mesh.reset()
+    chaos = Chaos(mesh, observe=False)
+    try:
+        before = back_pings(mesh)
+        fault = HttpReplace(EDGE, status=200, body="<html>oops</html>", headers={"content-type": "text/html"})
+        with chaos.inject(fault):
+            r = via_edge(mesh)
+            front = mesh.journey("ping")
+        assert (r.status, r.body, r.headers["content-type"]) == (200, b"<html>oops</html>", "text/html")
+        assert back_pings(mesh) == before + 2  # the callee answered both (ours and the journey's)
+        assert front.verdict != "full"  # front expected "pong" and got a page: not passed on as success
+        assert via_edge(mesh).body == b"pong"
+    finally:
+        chaos.revert_all()
+        chaos.close()
+
+
+def test_reset_clears_an_http_fault_a_failed_test_left_behind(mesh):
+    mesh.reset()
+    engine = mesh.runtime.engine
+    engine.add_rule(EDGE, HttpError(EDGE, status=418).rule())  # applied, never reverted
+    assert via_edge(mesh).status == 418
+    mesh.reset()
+    assert via_edge(mesh).body == b"pong"
+    assert [r["name"] for r in engine.served(EDGE)[1]] == ["callee"]  # read back from Envoy itself

@@ -22,7 +22,7 @@ def test_at_rest_there_is_only_the_route_to_the_callee():
 
 
 def test_a_rule_becomes_a_direct_response_matched_by_path_method_and_percent():
-    rule = HttpRule(404, b"gone", {"x-a": "1"}, percent=12.5, path="/media/*", method="GET")
+    rule = HttpRule(status=404, body=b"gone", headers={"x-a": "1"}, percent=12.5, path="/media/*", method="GET")
     first = routes(route_config(EDGE, [rule], version=2))[0]
     assert first["match"] == {
         "prefix": "/media/", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
@@ -33,7 +33,7 @@ def test_a_rule_becomes_a_direct_response_matched_by_path_method_and_percent():
 
 
 def test_an_exact_path_and_every_request():
-    first = routes(route_config(EDGE, [HttpRule(500, path="/login")], version=3))[0]
+    first = routes(route_config(EDGE, [HttpRule(status=500, path="/login")], version=3))[0]
     assert first["match"] == {"path": "/login"}
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness.errors import UsageError
+from harness.errors import InvalidFault, UsageError
 from harness.explore.explorer import parse_budget
 from harness.faults import Bandwidth, BadConfig, Down, Kill, Latency, Slicer, SlowClose, parse_fault
 from harness.explore.journal import Journal, scenario_text
@@ -82,10 +82,21 @@ def test_a_fault_line_parses_back_to_the_same_fault(fault):
 
 def test_representatives_are_one_valid_fault_per_kind_on_the_edge():
     faults = representatives(TOPO, "back->db")
-    assert tuple(f.kind for f in faults) == EDGE_FAULT_KINDS
+    assert tuple(f.kind for f in faults) == (*EDGE_FAULT_KINDS, "http_error")  # an HTTP edge: HTTP faults too
     for f in faults:
         f.validate(TOPO)
         assert f.target == "back->db"
+
+
+def test_a_tcp_edge_gets_no_http_representative_and_asking_for_one_is_refused():
+    topo = Topology.from_dict({
+        "services": {"app": {"command": ["x"]}, "cache": {"command": ["y"]}},
+        "edges": {"app->cache": {"env": "CACHE_URL", "url": "redis://{host}:{port}/0"}},
+    })
+    assert tuple(f.kind for f in representatives(topo, "app->cache")) == EDGE_FAULT_KINDS
+    with pytest.raises(InvalidFault, match="not an HTTP edge"):
+        for f in representatives(topo, "app->cache", ["http_error"]):
+            f.validate(topo)
 
 
 def _case(fault, verdicts, broken=()):

@@ -447,7 +447,7 @@ def test_parse_fault(text, expected):
         (
             "latncy timeline->media ms=1",
             "unknown fault kind 'latncy'; kinds are: latency, bandwidth, slow_close, timeout, reset_peer, "
-            "slicer, limit_data, down, partition, kill, pause, restart, bad_config, http_error",
+            "slicer, limit_data, down, partition, kill, pause, restart, bad_config, http_error, http_delay, http_replace",
         ),
         ("latency timeline->media msec=1", "latency has no parameter 'msec'; it takes: ms, jitter_ms, direction, toxicity"),
         ("down gateway->auth direction=both", "down has no parameter 'direction'; it takes: no parameters"),

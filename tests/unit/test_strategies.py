@@ -71,13 +71,14 @@ def test_every_fault_kind_can_be_generated(kind):
 
 
 def _family(fault) -> str:
-    return "config" if fault.kind == "bad_config" else "process" if fault.kind in PROCESS_FAULT_KINDS else "network"
+    return fault.family or fault.category
 
 
 @pytest.mark.parametrize(("kwargs", "families"), [
-    ({"config_document": DEFAULT_DOCUMENT}, {"network", "process", "config"}),
-    ({}, {"network", "process"}),
-    ({"process": False, "config_document": DEFAULT_DOCUMENT}, {"network", "config"}),
+    ({"config_document": DEFAULT_DOCUMENT}, {"network", "process", "config", "http"}),
+    ({}, {"network", "process", "http"}),
+    ({"process": False, "config_document": DEFAULT_DOCUMENT}, {"network", "config", "http"}),
+    ({"http_edges": ()}, {"network", "process"}),
 ])  # fmt: skip
 def test_each_fault_family_is_drawn_about_as_often_as_its_weight(kwargs, families):
     # Drawn the way a stateful example draws its rules' faults: many from one strategy in one run.
@@ -138,7 +139,7 @@ def test_schedules_fit_the_horizon_and_never_stack_two_faults_of_one_key(plan):
 
 @given(schedules(TOY, horizon_s=0.2, process=False))
 def test_a_schedule_horizon_can_be_given(plan):
-    assert all(s.at + s.for_ <= 0.2 + 1e-9 and s.fault.category == "network" for s in plan)
+    assert all(s.at + s.for_ <= 0.2 + 1e-9 and s.fault.category in ("network", "http") for s in plan)
 
 
 def test_config_leaves_walk_objects_and_arrays_containers_first():
