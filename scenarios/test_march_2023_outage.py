@@ -7,7 +7,7 @@ journey, which declares gateway->config.
 
 from __future__ import annotations
 
-from harness.faults import BadConfig
+from harness.faults import BadConfig, HttpError
 from harness.mesh import Mesh
 from harness.judge.verdicts import Observation
 from services import presets
@@ -106,3 +106,38 @@ def test_rolling_back_the_push_gives_free_third_parties_their_access_back_within
     chaos.assert_contracts()
     chaos.assert_blast_radius()
     chaos.assert_recovers(within_s=2.0)
+
+
+# -- the same answer with no config push at all: injected on the edge in front of the entitlement gate --
+
+API_PLAN_ERROR = {"errors": [{"message": "Your current API plan does not include access to this endpoint.",
+                              "code": 467}]}
+
+
+def test_an_api_plan_error_injected_between_deck_and_the_gateway_never_reaches_deck_users(mesh, chaos):
+    """The gateway's edge answers deck's home column with the raw 403 / code 467: deck shows the column unavailable."""
+    # No push: the config every service runs stays the same; only deck->gateway's answers change,
+    # as they did for TweetDeck when first-party calls fell behind the third-party gate.
+    version = mesh.config().current().version
+    with chaos.inject(HttpError("deck->gateway", status=403, body=API_PLAN_ERROR, path="/api/home")):
+        deck = mesh.journey("deck")
+        observe_the_rest(mesh, chaos)
+    assert mesh.config().current().version == version  # nothing was pushed
+
+    assert deck.verdict == "degraded", f"deck: {deck.verdict} ({deck.reason})"
+    assert "467" not in deck.body_excerpt and "API plan" not in deck.body_excerpt, deck.body_excerpt
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()
+    chaos.assert_recovers(within_s=2.0)
+
+
+def test_an_api_plan_error_injected_between_links_and_the_gateway_never_becomes_the_link_page(mesh, chaos):
+    """links->gateway answering 403 / code 467 (no push): every short link still redirects to its target."""
+    with chaos.inject(HttpError("links->gateway", status=403, body=API_PLAN_ERROR)):
+        link = mesh.journey("link")
+        observe_the_rest(mesh, chaos)
+
+    assert link.verdict == "full", f"link: {link.verdict} ({link.reason})"
+    assert "467" not in link.body_excerpt, link.body_excerpt
+    chaos.assert_contracts()
+    chaos.assert_blast_radius()

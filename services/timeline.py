@@ -19,7 +19,7 @@ from typing import Any
 from services.common.context import note_degraded
 from services.common.errors import DependencyFailure
 from services.common.images import PLACEHOLDER_FALLBACK
-from services.common.policy import can_fall_back, read_json
+from services.common.policy import can_fall_back, failure_from_answer, read_json
 from services.common.runtime import Runtime, main
 from services.common.seed import FOLLOWERS, Seeder, seed_timeline
 from services.common.web import json_response
@@ -83,15 +83,18 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
         answers = await asyncio.gather(*(media.http("GET", f"/meta/{i}") for i in ids), return_exceptions=True)
         meta: dict[int, Any] = {}
         for media_id, answer in zip(ids, answers):
-            if isinstance(answer, DependencyFailure):
-                if not can_fall_back(rt, available=True):
-                    raise answer
-                note_degraded(PLACEHOLDER_FALLBACK)
-                meta[media_id] = {"id": media_id, "url": f"/api/media/{media_id}", "placeholder": True}
-            elif isinstance(answer, BaseException):
+            if isinstance(answer, BaseException) and not isinstance(answer, DependencyFailure):
                 raise answer
-            else:
-                meta[media_id] = answer.json() if answer.status == 200 else None
+            if not isinstance(answer, DependencyFailure):
+                try:
+                    meta[media_id] = answer.json() if answer.status == 200 else None
+                    continue
+                except ValueError:  # a 200 whose body is no metadata (a proxy's page): media did not answer
+                    answer = failure_from_answer("media", answer)
+            if not can_fall_back(rt, available=True):
+                raise answer
+            note_degraded(PLACEHOLDER_FALLBACK)
+            meta[media_id] = {"id": media_id, "url": f"/api/media/{media_id}", "placeholder": True}
         return [{**p, "media": meta.get(p.get("media_id"))} for p in posts]
 
     async def home(request: Any) -> Any:
