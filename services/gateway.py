@@ -19,13 +19,21 @@ from services.common.context import note_degraded
 from services.common.entitlements import ENTITLEMENT_ERROR, check, tier_of
 from services.common.errors import DependencyFailure
 from services.common.images import PLACEHOLDER_FALLBACK, placeholder
-from services.common.policy import can_fall_back, read_json
+from services.common.policy import can_fall_back, failure_from_answer, read_json
 from services.common.runtime import Runtime, main
 from services.common.web import json_response
 
 __all__ = ["SESSION_CACHE_TTL_S", "build"]
 
 SESSION_CACHE_TTL_S = 300.0
+
+
+def _no_such_session(answer: Any) -> bool:
+    """Whether a 404 is auth's own answer that the session does not exist (its JSON body says so)."""
+    try:
+        return bool(answer.json().get("error") == "no such session")
+    except (ValueError, AttributeError):
+        return False
 
 
 class _Refused(Exception):
@@ -82,6 +90,13 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
             raise _Refused(json_response({"error": "please log in (x-session)"}, 401))
         try:
             answer = await auth.http("GET", f"/session/{token}")
+            if answer.status == 404 and _no_such_session(answer):
+                sessions.pop(token, None)
+                raise _Refused(json_response({"error": "your session has ended; please log in again"}, 401))
+            if answer.status != 200:
+                # Not auth's verdict on this session (a gate's 403, a proxy's bare 404): auth is failing,
+                # and logging the user out would pass that failure on as theirs (March 2023's sign-in).
+                raise failure_from_answer("auth", answer)
         except DependencyFailure:
             cached = sessions.get(token)
             fresh = cached is not None and time.monotonic() - cached[1] < SESSION_CACHE_TTL_S
@@ -90,9 +105,6 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
             note_degraded("session_cache")
             assert cached is not None
             return cached[0]
-        if answer.status != 200:
-            sessions.pop(token, None)
-            raise _Refused(json_response({"error": "your session has ended; please log in again"}, 401))
         user = answer.json()
         sessions[token] = (user, time.monotonic())
         return user
