@@ -84,7 +84,21 @@ class Holder:
             "proxies": [{"edge": p.name, "listen": p.listen, "upstream": p.upstream, "enabled": p.enabled,
                          "toxics": [t.payload() for t in p.toxics]} for _n, p in sorted(proxies.items())],
             "faults": [{**rec, "kind": fault.kind} for fault, rec in self.records],
+            "http_engine": self._engine(),
         }
+
+    def _engine(self) -> dict[str, Any] | None:
+        """The HTTP engine's edges and the fault routes it serves now, read from Envoy itself (None: no engine)."""
+        from ..clients.envoy import ENVOY_VERSION, describe_route
+
+        engine = getattr(self.mesh.runtime, "engine", None)
+        if engine is None:
+            return None
+        served = engine.served_all()
+        return {"engine": f"envoy {ENVOY_VERSION}", "admin": engine.admin_url, "edges": [
+            {"edge": edge, "listen": f"127.0.0.1:{e.listen_port}", "version": served[edge][0],
+             "rules": [describe_route(r) for r in served[edge][1] if r.get("name") != "callee"]}
+            for edge, e in sorted(engine.edges.items())]}
 
     def inject(self, kind: str, target: str, params: dict[str, Any]) -> dict[str, Any]:
         fault = fault_from_spec(kind, target, **params)

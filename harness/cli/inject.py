@@ -16,11 +16,17 @@ EXAMPLES = """examples:
   cascade inject 'timeline->redis' down
   cascade inject timeline kill              (also: pause, restart, partition)
   cascade inject missing_section bad_config path=timeouts_ms   (a config push, rolled back by heal)
+  cascade inject 'catalog->pricing' http_error status=403 body=@error.json   (the callee never sees it)
+  cascade inject 'gateway->auth' http_error status=503 percent=30 path=/session/* method=GET
+  cascade inject 'gateway->auth' http_error status=500 first=3     (the next 3 requests, then they pass)
+  cascade inject 'gateway->timeline' http_delay ms=800 percent=50
+  cascade inject 'timeline->media' http_replace status=200 body='<html>oops</html>' 'headers={"content-type": "text/html"}'
 """
 
 AFTER = """
-Values are read as JSON when they parse, else as text. Faults on an edge also take
-direction=downstream|upstream|both and toxicity=0..1 where Toxiproxy has them.
+Values are read as JSON when they parse, else as text; body=@FILE reads a file (a .json one
+is sent as application/json). TCP faults on an edge also take direction=downstream|upstream|both
+and toxicity=0..1 where Toxiproxy has them; HTTP faults (http_*) go on HTTP edges only.
 The fault stays until `cascade heal` or `cascade down`.
 """
 

@@ -38,6 +38,12 @@ def render(st: dict[str, Any]) -> str:
     rows += [(p["edge"], "yes" if p["enabled"] else "NO", f"{p['listen']} -> {p['upstream']}",
               ", ".join(_toxic(t) for t in p["toxics"]) or "-") for p in st["proxies"]]
     lines += _table(rows, lambda row: "" if row[1] == "yes" and row[3] == "-" else "yellow")
+    engine = st.get("http_engine")
+    if engine:
+        lines += ["", f"HTTP engine ({engine['engine']}, admin {engine['admin']}): HTTP faults it serves now"]
+        rows = [("edge", "listen", "rules")]
+        rows += [(e["edge"], e["listen"], ", ".join(e["rules"]) or "-") for e in engine["edges"]]
+        lines += _table(rows, lambda row: "" if row[2] == "-" else "yellow")
     faults = st["faults"]
     lines += ["", f"faults ({len(faults)} recorded)" if faults else "faults: none"]
     for f in faults:

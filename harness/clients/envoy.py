@@ -30,7 +30,8 @@ from typing import Any, Mapping, Sequence
 from ..errors import ProvisionError, VerificationFailed
 
 __all__ = [
-    "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "find_envoy", "route_config",
+    "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "describe_route", "find_envoy",
+    "route_config",
 ]  # fmt: skip
 
 ENVOY_VERSION = "1.40.0"
@@ -162,6 +163,31 @@ def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version:
             "virtual_hosts": [{"name": f"{edge.slug}_v{version}", "domains": ["*"], "routes": routes}],
         }],
     }
+
+
+def describe_route(route: Mapping[str, Any]) -> str:
+    """One served fault route as a person reads it, e.g. "abort 403 GET /media/* 30%" (pure; from /config_dump)."""
+    match = route.get("match", {})
+    where = [h.get("string_match", {}).get("exact", "") for h in match.get("headers", [])
+             if h.get("name") == ":method"]
+    where += [match["path"]] if "path" in match else [match["prefix"] + "*"] if match.get("prefix", "/") != "/" else []
+    fraction = match.get("runtime_fraction", {}).get("default_value")
+    if fraction:
+        where.append(f"{fraction.get('numerator', 0) / 100:g}%")
+    lua = route.get("metadata", {}).get("filter_metadata", {}).get(LUA_FILTER, {})
+    fault = route.get("typed_per_filter_config", {}).get(FAULT_FILTER, {})
+    if "direct_response" in route:
+        what = f"abort {route['direct_response'].get('status')}"
+    elif "abort" in lua:
+        what = f"abort {lua['abort'].get('status')} first={lua['abort'].get('first')}"
+    elif "replace" in lua:
+        what = f"replace {lua['replace'].get('status')}"
+    elif fault:
+        delay = str(fault.get("delay", {}).get("fixed_delay", "0s"))
+        what = f"delay {round(float(delay.rstrip('s')) * 1000)}ms"
+    else:
+        what = f"route {route.get('name', '?')}"
+    return " ".join([what, *where])
 
 
 LUA_FILTER = "envoy.filters.http.lua"
@@ -381,6 +407,10 @@ class EnvoyEngine:
         except (OSError, urllib.error.URLError):
             return False
 
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
     def _admin(self, path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=2) as r:
+        with urllib.request.urlopen(f"{self.admin_url}{path}", timeout=2) as r:
             return r.read().decode()

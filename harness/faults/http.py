@@ -108,6 +108,9 @@ class HttpFault(EdgeFault):
                 params["body"] = Path(body[1:]).read_bytes()
             except OSError as exc:
                 raise InvalidFault(f"{cls.kind} body={body}: cannot read {body[1:]!r}: {exc.strerror or exc}") from None
+            headers = dict(params.get("headers") or {})
+            if body.endswith(".json") and not any(k.lower() == "content-type" for k in headers):
+                params["headers"] = {**headers, "content-type": "application/json"}
         return super().from_spec(target, **params)
 
     def params(self) -> dict[str, Any]:

@@ -160,7 +160,7 @@ class LocalRuntime(BaseRuntime):
 
             self.engine = EnvoyEngine([EdgeListener(e, self.engine_ports[e], (HOST, self.ports[topo.edges[e].callee]))
                                        for e in http_edges], admin_port=engine_admin,
-                                      workdir=self.record.log_dir / "envoy")
+                                      workdir=self.record.dir / "envoy")
             ep = _Proc("envoy", self.engine.prepare(), dict(os.environ), self.record.log_dir / "envoy.log")
             self._procs["envoy"] = ep  # in the run record: stopped with the mesh, reaped after a killed runner
             self._spawn(ep)

@@ -122,12 +122,12 @@ class CascadeMiddleware:
         try:
             await self.app(scope, receive, send_marked)
         except DependencyFailure as failure:
-            log.warning("%s %s failed: %s", scope["method"], scope["path"], failure)
+            log.warning("%s %s failed: %s", scope["method"], logged_path(scope), failure)
             if not started:
                 await failure_response(rt, failure)(scope, receive, send_marked)
         except Exception:  # noqa: BLE001 - the last line of defence: turn any bug into the mode's 500
             trace = traceback.format_exc()
-            log.error("%s %s crashed:\n%s", scope["method"], scope["path"], trace)
+            log.error("%s %s crashed:\n%s", scope["method"], logged_path(scope), trace)
             if not started:
                 answer = internal_error(trace=trace, brittle=rt.knobs.is_brittle("error_passthrough"))
                 await error_response(answer)(scope, receive, send_marked)
@@ -147,3 +147,15 @@ class CascadeMiddleware:
         except Exception:  # noqa: BLE001 - a broken (unvalidated) config must not stop the request here
             budget_ms = 1_000.0
         return incoming_deadline(header, budget_ms, rt.clock())
+
+
+SECRET_PATH_PARAMS = frozenset({"token", "session", "secret", "password"})
+
+
+def logged_path(scope: Any) -> str:
+    """The request's path for a log line, a secret path parameter (a session token) replaced by <redacted>."""
+    path = str(scope.get("path", ""))
+    for name, value in (scope.get("path_params") or {}).items():
+        if name in SECRET_PATH_PARAMS and value:
+            path = path.replace(str(value), "<redacted>")
+    return path

@@ -23,11 +23,17 @@ def mesh_pids(mesh):
     return [(p.popen.pid, p.ticks) for p in mesh.runtime._procs.values() if p.popen]
 
 
+PROCESSES = 4  # the fixture mesh: back, front, toxiproxy and envoy (the HTTP engine on front->back)
+
+
 def test_every_edge_goes_through_its_own_proxy(mini, state_dir):
     with Mesh(mini, state_dir=state_dir) as mesh:
         proxy = mesh.toxiproxy.proxy("front->back")
         assert proxy.listen == "127.0.0.1:%d" % mesh.proxy_address("front->back")[1]
-        assert proxy.upstream == "127.0.0.1:%d" % mesh.address("back")[1]
+        # through the HTTP engine: Toxiproxy's upstream is the edge's Envoy listener, Envoy's the callee
+        engine = mesh.runtime.engine.edges["front->back"]
+        assert proxy.upstream == "127.0.0.1:%d" % engine.listen_port
+        assert engine.upstream == ("127.0.0.1", mesh.address("back")[1])
         r = mesh.request("front", "GET", "/ping")
         assert (r.status, r.body) == (200, b"front got: pong")
 
@@ -64,8 +70,10 @@ def test_every_listener_binds_loopback_only(mini, state_dir):
 
 def test_two_meshes_at_once_do_not_collide(mini, state_dir):
     with Mesh(mini, state_dir=state_dir) as a, Mesh(mini, state_dir=state_dir) as b:
-        pa = {a.runtime.toxiproxy_port, *a.runtime.ports.values(), *a.runtime.proxy_ports.values()}
-        pb = {b.runtime.toxiproxy_port, *b.runtime.ports.values(), *b.runtime.proxy_ports.values()}
+        pa = {a.runtime.toxiproxy_port, *a.runtime.ports.values(), *a.runtime.proxy_ports.values(),
+              *a.runtime.engine_ports.values(), a.runtime.engine.admin_port}
+        pb = {b.runtime.toxiproxy_port, *b.runtime.ports.values(), *b.runtime.proxy_ports.values(),
+              *b.runtime.engine_ports.values(), b.runtime.engine.admin_port}
         assert not pa & pb
         a.toxiproxy.disable("front->back")
         assert b.request("front", "GET", "/ping").status == 200
@@ -74,7 +82,7 @@ def test_two_meshes_at_once_do_not_collide(mini, state_dir):
 def test_stop_leaves_no_process_and_frees_ports(mini, state_dir):
     mesh = Mesh(mini, state_dir=state_dir).start()
     pids = mesh_pids(mesh)
-    assert len(pids) == 3
+    assert len(pids) == PROCESSES
     mesh.stop()
     assert alive(pids) == []
     assert list(state_dir.glob("runs/*/state.json")) == []
@@ -123,7 +131,7 @@ def start_runner(state_dir, how):
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(MINI), str(state_dir), how],
                             stdout=subprocess.PIPE, text=True)
     pids = [tuple(p) for p in json.loads(proc.stdout.readline())]
-    assert len(alive(pids)) == 3
+    assert len(alive(pids)) == PROCESSES
     return proc, pids
 
 
@@ -159,7 +167,7 @@ def test_a_detached_mesh_outlives_its_runner_until_cleaned_up(state_dir):
     proc.kill()
     proc.wait()
     time.sleep(0.2)
-    assert len(alive(pids)) == 3  # `cascade up` meshes stay up between commands
+    assert len(alive(pids)) == PROCESSES  # `cascade up` meshes stay up between commands
     cleaned = reap_leftovers(state_dir, include_detached=True)
-    assert sorted(line.split()[1] for line in cleaned) == ["back", "front", "toxiproxy"]
+    assert sorted(line.split()[1] for line in cleaned) == ["back", "envoy", "front", "toxiproxy"]
     assert wait_gone(pids) == []

@@ -120,7 +120,7 @@ def test_slow(mesh, chaos):
         time.sleep(0.05)
     time.sleep(0.1)
     pids = [tuple(p) for p in json.loads(pids_file.read_text())]
-    assert len(alive(pids)) == 3
+    assert len(alive(pids)) == 4  # back, front, toxiproxy, envoy
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=30)[0].decode()
     assert "KeyboardInterrupt" in out

@@ -145,8 +145,10 @@ def test_secrets_never_appear_in_logs_evidence_or_state_files(mesh):
     run_dir = mesh.runtime.record.dir
     # Everything the harness writes: logs and the state file (data/ is the services' own store,
     # where Redis keeps the sessions by design).
+    # (+ toxiproxy's and envoy's logs, the state file, and the HTTP engine's bootstrap and routes)
     files = [*run_dir.glob("logs/*"), run_dir / "state.json"]
-    assert len(files) == len(TOPOLOGY.services) + 2 and all(p.is_file() for p in files)
+    assert len(files) == len(TOPOLOGY.services) + 3 and all(p.is_file() for p in files)
+    files += [p for p in run_dir.glob("envoy/**/*") if p.is_file()]
     texts = {str(p.relative_to(run_dir)): p.read_text(errors="replace") for p in files}
     texts["evidence"] = evidence
     texts["timeline"] = "\n".join(ev.line() for ev in chaos.timeline)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from harness.clients.envoy import EdgeListener, HttpRule, bootstrap, route_config
+import pytest
+
+from harness.clients.envoy import EdgeListener, HttpRule, bootstrap, describe_route, route_config
 
 EDGE = EdgeListener("timeline->media", 20001, ("127.0.0.1", 20002))
 
@@ -46,3 +48,14 @@ def test_the_bootstrap_has_a_listener_and_a_cluster_per_edge_routes_from_the_dir
     (cluster,) = boot["static_resources"]["clusters"]
     assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
         "address": "127.0.0.1", "port_value": 20002}
+
+
+@pytest.mark.parametrize(("rule", "shown"), [
+    (HttpRule(status=403), "abort 403"),
+    (HttpRule(status=404, path="/media/*", method="GET", percent=30), "abort 404 GET /media/* 30%"),
+    (HttpRule(status=500, first=3, path="/login"), "abort 500 first=3 /login"),
+    (HttpRule(action="delay", delay_ms=800, percent=50), "delay 800ms 50%"),
+    (HttpRule(action="replace", status=200, body=b"<html>"), "replace 200"),
+])  # fmt: skip
+def test_a_served_fault_route_reads_as_what_it_does(rule, shown):
+    assert describe_route(routes(route_config(EDGE, [rule], version=1))[0]) == shown
