@@ -149,6 +149,36 @@ def test_up_inject_status_heal_down_as_a_user_would_and_nothing_is_left(shell):
     assert r.returncode == 2 and "no mesh is up" in r.stderr and "cascade up" in r.stderr
 
 
+def test_http_faults_from_the_cli_show_in_status_as_envoy_serves_them_and_heal_reverts_them(shell, tmp_path):
+    st = up_mini(shell)
+    engine = st["http_engine"]
+    assert engine["engine"] == "envoy 1.40.0" and [e["edge"] for e in engine["edges"]] == ["front->back"]
+    body = tmp_path / "467.json"
+    body.write_text('{"errors":[{"message":"Your current API plan does not include access","code":467}]}')
+
+    r = shell("inject", "front->back", "http_error", "status=403", f"body=@{body}", "path=/ping")
+    assert r.returncode == 0, r.stderr
+    assert "applied HttpError(front->back, 403, /ping)" in r.stdout
+    r = shell("inject", "front->back", "http_delay", "ms=300", "percent=50")
+    assert r.returncode == 0, r.stderr
+    text = shell("status").stdout
+    assert "HTTP engine (envoy 1.40.0" in text and "delay 300ms 50%, abort 403 /ping" in text, text
+    edge = st["proxies"][0]["edge"]
+    listen = json.loads(shell("status", "--json").stdout)["http_engine"]["edges"][0]["listen"]
+    host, port = listen.split(":")
+    answer = http_request(host, int(port), "GET", "/ping", timeout_s=5)
+    assert answer.status == 403 and answer.json()["errors"][0]["code"] == 467
+    assert answer.headers["content-type"] == "application/json"  # from the .json file
+
+    r = shell("heal", edge)
+    assert r.returncode == 0 and "reverted HttpError(front->back" in r.stdout, r.stdout
+    after = json.loads(shell("status", "--json").stdout)
+    assert after["faults"] == [] and after["http_engine"]["edges"][0]["rules"] == []
+    assert ping(after).body == b"front got: pong"
+    r = shell("inject", "front->back", "http_error", "status=99")
+    assert r.returncode == 2 and "HttpError.status must be an HTTP status 200..599, got 99" in r.stderr
+
+
 def test_process_faults_show_in_status_and_run_state_and_heal_restores_the_service(shell):
     st = up_mini(shell)
     assert shell("inject", "back", "pause").returncode == 0
