@@ -73,6 +73,22 @@ class HttpFault(EdgeFault):
     kind: ClassVar[str] = ""
     category: ClassVar[str] = "http"
     family: ClassVar[str] = "http"
+    answers: ClassVar[bool] = False
+    """Whether it carries an answer for the caller (`status`, `body`, `headers`), checked at construction."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.answers:
+            self._check_answer()
+        self._check_selection()
+
+    def describe(self) -> str:
+        words = self._selection_words()
+        return f"{type(self).__name__}({self.edge}, {self._what()}{', ' if words else ''}{' '.join(words)})"
+
+    def _what(self) -> str:
+        """What it does, shown first in `describe` (its status, or its delay)."""
+        return str(getattr(self, "status"))
 
     def _check_selection(self) -> None:
         owner = type(self).__name__
@@ -174,17 +190,16 @@ class HttpError(HttpFault):
     kind: ClassVar[str] = "http_error"
     usage: ClassVar[str] = "status=N [body=TEXT|JSON|@file] [percent=P] [first=N] [path=/x/*] [method=GET]"
 
+    answers: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._check_answer()
-        self._check_selection()
         if self.first is not None and (isinstance(self.first, bool) or not isinstance(self.first, int)
                                        or self.first < 1):
             raise InvalidFault(f"HttpError.first must be a whole number >= 1 (the next N requests), got {self.first!r}")
 
-    def describe(self) -> str:
-        extra = self._selection_words() + ([f"first={self.first}"] if self.first else [])
-        return f"HttpError({self.edge}, {self.status}{', ' if extra else ''}{' '.join(extra)})"
+    def _selection_words(self) -> list[str]:
+        return super()._selection_words() + ([f"first={self.first}"] if self.first else [])
 
     def rule(self) -> HttpRule:
         from ..clients.envoy import HttpRule
@@ -222,13 +237,8 @@ class HttpDelay(HttpFault):
     usage: ClassVar[str] = "ms=N [percent=P] [path=/x/*] [method=GET]"
     _checks: ClassVar[tuple[tuple[str, float, float, bool], ...]] = (("ms", 1, _MAX_DELAY_MS, True),)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._check_selection()
-
-    def describe(self) -> str:
-        extra = self._selection_words()
-        return f"HttpDelay({self.edge}, {self.ms}ms{', ' if extra else ''}{' '.join(extra)})"
+    def _what(self) -> str:
+        return f"{self.ms}ms"
 
     def rule(self) -> HttpRule:
         from ..clients.envoy import HttpRule
@@ -259,14 +269,7 @@ class HttpReplace(HttpFault):
     kind: ClassVar[str] = "http_replace"
     usage: ClassVar[str] = "status=N [body=TEXT|JSON|@file] [headers=JSON] [percent=P] [path=/x/*] [method=GET]"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._check_answer()
-        self._check_selection()
-
-    def describe(self) -> str:
-        extra = self._selection_words()
-        return f"HttpReplace({self.edge}, {self.status}{', ' if extra else ''}{' '.join(extra)})"
+    answers: ClassVar[bool] = True
 
     def rule(self) -> HttpRule:
         from ..clients.envoy import HttpRule
