@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 pytest_plugins = ["pytester"]
 
 SCENARIOS = """
-from harness.faults import Down, Latency
+from harness.faults import Down, HttpError, Latency
 from harness.plugin import RECORDER
 
 def test_ping_stays_full_when_back_is_a_little_slow(mesh, chaos):
@@ -34,6 +34,10 @@ def test_ping_keeps_its_contract_when_back_is_very_slow(mesh, chaos):
 
 def test_recording_follows_alluredir(request, mesh, chaos):
     assert (RECORDER in request.node.stash) == bool(request.config.option.allure_report_dir)
+
+def test_ping_while_back_answers_503(mesh, chaos):
+    with chaos.inject(HttpError("front->back", status=503, body="busy")):
+        mesh.journey("ping")
 
 def test_ping_is_full_when_back_is_down(mesh, chaos):
     with chaos.inject(Down("front->back")):
@@ -82,7 +86,7 @@ def step_names(steps: list[dict]) -> list[str]:
 
 def test_each_scenario_is_an_allure_test_with_steps_for_baseline_faults_observations(run):
     base, done = run
-    assert "2 failed, 2 passed" in done.stdout, done.stdout[-3000:]
+    assert "2 failed, 3 passed" in done.stdout, done.stdout[-3000:]
     by_name = results(base)
     passed = by_name["test_ping_stays_full_when_back_is_a_little_slow"]
     assert passed["status"] == "passed"
@@ -95,6 +99,9 @@ def test_each_scenario_is_an_allure_test_with_steps_for_baseline_faults_observat
     assert names.index(applied[0]) < names.index(observed[0]["name"]) < names.index(reverted[0])
     # The observation step lasts as long as the request did: at least the 200 ms of latency.
     assert observed[0]["stop"] - observed[0]["start"] >= 200
+    http = step_names(by_name["test_ping_while_back_answers_503"]["steps"])  # an HTTP fault like any other
+    assert [n for n in http if " applied HttpError(front->back, 503)" in n]
+    assert [n for n in http if " reverted HttpError(front->back, 503)" in n]
     hung = by_name["test_ping_keeps_its_contract_when_back_is_very_slow"]
     assert hung["status"] == "failed"
     during = next(s for s in hung["steps"] if s["name"].startswith("observed"))
@@ -161,7 +168,7 @@ def test_cascade_report_builds_the_html_report_offline_and_says_where(run, tmp_p
     where = json.loads(done.stdout)
     assert where["index"] == str(out.resolve() / "index.html") and Path(where["index"]).exists()
     cases = [json.loads(f.read_text())["name"] for f in (out / "data" / "test-cases").glob("*.json")]
-    assert "test_ping_is_full_when_back_is_down" in cases and len(cases) == 4
+    assert "test_ping_is_full_when_back_is_down" in cases and len(cases) == 5
     svgs = list((out / "data" / "attachments").glob("*.svg"))
     assert len(svgs) >= 6  # two pictures per scenario that drove chaos
 
