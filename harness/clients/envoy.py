@@ -99,14 +99,49 @@ class HttpRule:
     id: int = field(default_factory=lambda: next(_RULE_IDS), compare=False)
 
 
-def _match(rule: HttpRule) -> dict[str, Any]:
+_ANY = object()  # an empty intersection of two requests sets
+
+
+def _path_within(a: str | None, b: str | None) -> bool:
+    """Whether every path `a` takes, `b` takes too (None: every path; "/x/*": a prefix; else exact)."""
+    if b is None:
+        return True
+    if a is None:
+        return False
+    if b.endswith("*"):
+        return a.startswith(b[:-1])
+    return a == b
+
+
+def _narrower(a: str | None, b: str | None) -> Any:
+    """The narrower of two path (or method) choices when one holds the other, else _ANY (disjoint)."""
+    if _path_within(a, b):
+        return a
+    if _path_within(b, a):
+        return b
+    return _ANY
+
+
+def _method_narrower(a: str | None, b: str | None) -> Any:
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    return _ANY
+
+
+def _match(rule: HttpRule, path: str | None = None, method: str | None = None) -> dict[str, Any]:
+    """Envoy's route match for `rule`'s requests (or `path`/`method` narrower than its own)."""
+    path = rule.path if path is None else path
+    method = rule.method if method is None else method
     match: dict[str, Any] = {"prefix": "/"}
-    if rule.path is not None:
-        match = {"prefix": rule.path[:-1]} if rule.path.endswith("*") else {"path": rule.path}
-    if rule.method is not None:
-        match["headers"] = [{"name": ":method", "string_match": {"exact": rule.method}}]
+    if path is not None:
+        match = {"prefix": path[:-1]} if path.endswith("*") else {"path": path}
+    if method is not None:
+        match["headers"] = [{"name": ":method", "string_match": {"exact": method}}]
     if rule.percent < 100:
-        # TEN_THOUSAND: percentages to two decimals; Envoy draws per request
+        # TEN_THOUSAND: percentages to two decimals. Envoy draws one number per request for every
+        # route it tries, so a rule's narrowed copy (below) takes exactly the requests the rule would.
         match["runtime_fraction"] = {"default_value": {"numerator": round(rule.percent * 100),
                                                        "denominator": "TEN_THOUSAND"}}
     return match
@@ -118,9 +153,18 @@ def _lua_answer(rule: HttpRule) -> dict[str, Any]:
             "headers": dict(rule.headers)}
 
 
-def _rule_route(edge: EdgeListener, rule: HttpRule, i: int) -> dict[str, Any]:
-    route: dict[str, Any] = {"name": f"fault_{i}_{rule.action}", "match": _match(rule)}
-    to_callee = {"cluster": edge.slug, "timeout": "0s"}
+def _delay(rule: HttpRule) -> dict[str, Any]:
+    """The fault filter's per-route config for a delay rule: `delay_ms` on `percent` of the requests."""
+    return {FAULT_FILTER: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+        "delay": {"fixed_delay": f"{rule.delay_ms / 1000:.3f}s",
+                  "percentage": {"numerator": round(rule.percent * 100), "denominator": "TEN_THOUSAND"}}}}
+
+
+def _answer_route(edge: EdgeListener, rule: HttpRule, name: str, match: dict[str, Any],
+                  delay: HttpRule | None) -> dict[str, Any]:
+    """An abort or replace rule as one route; `delay` (a delay rule) holds its requests first."""
+    route: dict[str, Any] = {"name": name, "match": match}
     if rule.action == "abort" and rule.first is None:
         direct: dict[str, Any] = {"status": rule.status}
         if rule.body:
@@ -135,24 +179,55 @@ def _rule_route(edge: EdgeListener, rule: HttpRule, i: int) -> dict[str, Any]:
         answer = _lua_answer(rule)
         if rule.action == "abort":
             answer["first"] = str(rule.first)
-        route["route"] = to_callee
+        route["route"] = {"cluster": edge.slug, "timeout": "0s"}
         route["metadata"] = {"filter_metadata": {LUA_FILTER: {rule.action: answer}}}
-    elif rule.action == "delay":
-        route["route"] = to_callee
-        route["typed_per_filter_config"] = {FAULT_FILTER: {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
-            "delay": {"fixed_delay": f"{rule.delay_ms / 1000:.3f}s",
-                      "percentage": {"numerator": 100, "denominator": "HUNDRED"}}}}
     else:
         raise ValueError(f"unknown HTTP rule action {rule.action!r}")
+    if delay is not None:
+        route["typed_per_filter_config"] = _delay(delay)
     return route
 
 
-def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version: int) -> dict[str, Any]:
-    """The RDS document for `edge`: each rule's route, first match wins, then the route to the callee (pure)."""
-    routes = [_rule_route(edge, rule, i) for i, rule in enumerate(rules)]
+def _routes(edge: EdgeListener, rules: Sequence[HttpRule]) -> list[dict[str, Any]]:
+    """Every rule as routes, first match wins, so that delays add to answers instead of hiding them.
+
+    Answers (abort, replace) come first, newest first; a delay rule holds every answer's requests
+    it shares: an answer whose requests all fall in the delay's gets the delay, and where they
+    only overlap, a copy of the answer narrowed to the shared requests, delayed, goes before it
+    (paths and methods are nested or disjoint, so the overlap is always one of the two). Then
+    each delay's own route to the callee, then the callee. Of two delays on one request, the
+    newest holds it; delays do not add up.
+    """
+    answers = [r for r in rules if r.action != "delay"]
+    delays = [r for r in rules if r.action == "delay"]
+    for r in rules:
+        if r.action not in ("abort", "replace", "delay"):
+            raise ValueError(f"unknown HTTP rule action {r.action!r}")
+    routes: list[dict[str, Any]] = []
+    for i, rule in enumerate(answers):
+        whole = None
+        for d in delays:
+            path, method = _narrower(d.path, rule.path), _method_narrower(d.method, rule.method)
+            if path is _ANY or method is _ANY:
+                continue  # no request in common
+            if path == rule.path and method == rule.method:
+                whole = whole or d  # every request of the answer falls in this delay
+            elif whole is None:
+                routes.append(_answer_route(edge, rule, f"fault_{i}_{rule.action}_delayed",
+                                            _match(rule, path, method), d))
+        routes.append(_answer_route(edge, rule, f"fault_{i}_{rule.action}", _match(rule), whole))
+    for j, d in enumerate(delays):
+        routes.append({"name": f"fault_{len(answers) + j}_delay",
+                       "match": _match(HttpRule("delay", path=d.path, method=d.method)),
+                       "route": {"cluster": edge.slug, "timeout": "0s"}, "typed_per_filter_config": _delay(d)})
     routes.append({"name": "callee", "match": {"prefix": "/"},
                    "route": {"cluster": edge.slug, "timeout": "0s"}})  # the caller's own timeout decides
+    return routes
+
+
+def route_config(edge: EdgeListener, rules: Sequence[HttpRule] = (), *, version: int) -> dict[str, Any]:
+    """The RDS document for `edge`: its rules' routes (see `_routes`), then the route to the callee (pure)."""
+    routes = _routes(edge, rules)
     return {
         "version_info": str(version),
         "resources": [{
@@ -176,17 +251,26 @@ def describe_route(route: Mapping[str, Any]) -> str:
         where.append(f"{fraction.get('numerator', 0) / 100:g}%")
     lua = route.get("metadata", {}).get("filter_metadata", {}).get(LUA_FILTER, {})
     fault = route.get("typed_per_filter_config", {}).get(FAULT_FILTER, {})
+    delay = ""
+    if fault:
+        seconds = str(fault.get("delay", {}).get("fixed_delay", "0s"))
+        share = fault.get("delay", {}).get("percentage", {})
+        percent = share.get("numerator", 100) / (100 if share.get("denominator") == "TEN_THOUSAND" else 1)
+        delay = f"delay {round(float(seconds.rstrip('s')) * 1000)}ms"
+        share_word = f"{percent:g}%" if percent < 100 else ""
     if "direct_response" in route:
         what = f"abort {route['direct_response'].get('status')}"
     elif "abort" in lua:
         what = f"abort {lua['abort'].get('status')} first={lua['abort'].get('first')}"
     elif "replace" in lua:
         what = f"replace {lua['replace'].get('status')}"
-    elif fault:
-        delay = str(fault.get("delay", {}).get("fixed_delay", "0s"))
-        what = f"delay {round(float(delay.rstrip('s')) * 1000)}ms"
+    elif delay:
+        what, delay = delay, ""
+        where += [share_word] if share_word else []
     else:
         what = f"route {route.get('name', '?')}"
+    if delay:
+        where.append(f"after {delay}" + (f" {share_word}" if share_word else ""))
     return " ".join([what, *where])
 
 

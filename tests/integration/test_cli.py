@@ -162,7 +162,8 @@ def test_http_faults_from_the_cli_show_in_status_as_envoy_serves_them_and_heal_r
     r = shell("inject", "front->back", "http_delay", "ms=300", "percent=50")
     assert r.returncode == 0, r.stderr
     text = shell("status").stdout
-    assert "HTTP engine (envoy 1.40.0" in text and "delay 300ms 50%, abort 403 /ping" in text, text
+    # read back from Envoy: the error on /ping (held by the delay half the time), then the delay
+    assert "HTTP engine (envoy 1.40.0" in text and "abort 403 /ping after delay 300ms 50%, delay 300ms 50%" in text, text
     edge = st["proxies"][0]["edge"]
     listen = json.loads(shell("status", "--json").stdout)["http_engine"]["edges"][0]["listen"]
     host, port = listen.split(":")

@@ -176,3 +176,27 @@ def test_chunked_answers_and_http_1_0_callers_pass_at_rest(engine, conn):
         while chunk := s.recv(4096):
             data += chunk
     assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"pong"), data[:80]
+
+
+def timed(c, method="GET", path="/x"):
+    t0 = time.monotonic()
+    status, _headers, body = get(c, method, path)
+    return status, body, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("first", [None, 2])
+def test_a_delay_and_an_error_together_give_a_slow_error(engine, conn, callee, first):
+    _port, seen = callee
+    engine.apply(EDGE, [HttpRule(status=504, body=b"late", first=first), HttpRule(action="delay", delay_ms=250)])
+    before = len(seen)
+    status, body, took = timed(conn)
+    assert (status, body) == (504, b"late") and took >= 0.24, took
+    assert len(seen) == before  # still a true abort
+
+
+def test_a_delay_on_one_path_holds_only_that_paths_errors(engine, conn):
+    engine.apply(EDGE, [HttpRule(status=503), HttpRule(action="delay", delay_ms=250, path="/slow")])
+    status, _body, took = timed(conn, path="/slow")
+    assert status == 503 and took >= 0.24, took
+    status, _body, took = timed(conn, path="/fast")
+    assert status == 503 and took < 0.2, took

@@ -59,3 +59,25 @@ def test_the_bootstrap_has_a_listener_and_a_cluster_per_edge_routes_from_the_dir
 ])  # fmt: skip
 def test_a_served_fault_route_reads_as_what_it_does(rule, shown):
     assert describe_route(routes(route_config(EDGE, [rule], version=1))[0]) == shown
+
+
+def shown(rules):
+    return [describe_route(r) for r in routes(route_config(EDGE, rules, version=1))[:-1]]
+
+
+def test_a_delay_holds_the_answers_of_every_request_it_shares_instead_of_hiding_them():
+    # newest first, as the engine keeps them: the error was added after the delay
+    error, delay = HttpRule(status=503), HttpRule(action="delay", delay_ms=800)
+    assert shown([error, delay]) == ["abort 503 after delay 800ms", "delay 800ms"]
+    assert shown([delay, error]) == ["abort 503 after delay 800ms", "delay 800ms"]  # the order does not matter
+
+
+def test_where_a_delay_and_an_answer_only_overlap_a_narrowed_delayed_copy_goes_first():
+    error = HttpRule(status=503, percent=30)
+    delay = HttpRule(action="delay", delay_ms=300, path="/ping", percent=50)
+    assert shown([error, delay]) == ["abort 503 /ping 30% after delay 300ms 50%", "abort 503 30%", "delay 300ms /ping 50%"]
+    assert shown([HttpRule(status=404, path="/a"), HttpRule(action="delay", delay_ms=5, path="/b/*")]) == [
+        "abort 404 /a", "delay 5ms /b/*"]  # disjoint: nothing shared
+    get_only = HttpRule(action="delay", delay_ms=5, method="GET")
+    assert shown([HttpRule(status=500, path="/x/*"), get_only]) == [
+        "abort 500 GET /x/* after delay 5ms", "abort 500 /x/*", "delay 5ms GET"]
