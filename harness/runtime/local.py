@@ -147,15 +147,8 @@ class LocalRuntime(BaseRuntime):
                    dict(os.environ), self.record.log_dir / "toxiproxy.log")
         self._procs["toxiproxy"] = tp
         self._spawn(tp)
-        for name in names:
-            self._procs[name] = self._prepare(topo.services[name])
-            self._spawn(self._procs[name])
-
-        # Removing a bandwidth toxic waits for the chunk in flight to drain, which can take
-        # seconds at low rates; a dead server still fails at once with connection refused.
-        client = ToxiproxyClient(self.toxiproxy_url, timeout_s=CONTROL_TIMEOUT_S)
-        self._wait_healthy("toxiproxy", lambda: "" if toxiproxy_answers(client) else "API not answering", 5.0)
-        if http_edges:
+        ep = None
+        if http_edges:  # started beside Toxiproxy and the services, awaited before the proxies point at it
             from ..clients.envoy import EdgeListener, EnvoyEngine
 
             self.engine = EnvoyEngine([EdgeListener(e, self.engine_ports[e], (HOST, self.ports[topo.edges[e].callee]))
@@ -164,6 +157,15 @@ class LocalRuntime(BaseRuntime):
             ep = _Proc("envoy", self.engine.prepare(), dict(os.environ), self.record.log_dir / "envoy.log")
             self._procs["envoy"] = ep  # in the run record: stopped with the mesh, reaped after a killed runner
             self._spawn(ep)
+        for name in names:
+            self._procs[name] = self._prepare(topo.services[name])
+            self._spawn(self._procs[name])
+
+        # Removing a bandwidth toxic waits for the chunk in flight to drain, which can take
+        # seconds at low rates; a dead server still fails at once with connection refused.
+        client = ToxiproxyClient(self.toxiproxy_url, timeout_s=CONTROL_TIMEOUT_S)
+        self._wait_healthy("toxiproxy", lambda: "" if toxiproxy_answers(client) else "API not answering", 5.0)
+        if ep is not None:
             self.engine.await_ready(lambda: ep.popen is not None and ep.popen.poll() is None, ep.log)
         client.populate([
             ProxySpec(name=e, listen=f"{HOST}:{self.proxy_ports[e]}",
