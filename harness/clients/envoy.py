@@ -207,7 +207,7 @@ def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Pat
     `routes_dir` is the directory as Envoy sees it (in a container: where it is mounted), and
     `listen_host`/`admin_host` where its listeners and admin API bind (0.0.0.0 in a container).
     A callee at an IP is a STATIC cluster; one by name (a compose service) is STRICT_DNS,
-    re-resolved every DNS_REFRESH: a restarted container usually comes back on another address.
+    re-resolved every DNS_REFRESH: a container that comes back may have another address.
     """
     listeners, clusters = [], []
     for e in edges:
@@ -269,11 +269,13 @@ class EnvoyEngine:
 
     def __init__(self, edges: Sequence[EdgeListener], *, admin_port: int, workdir: Path,
                  served_workdir: Path | None = None, admin_url: str | None = None,
-                 listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1") -> None:
+                 listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1", file_mode: int | None = None) -> None:
         """`workdir`: where this object writes the bootstrap and routes. The other keywords are for an
         Envoy elsewhere (a container): `served_workdir`, where that Envoy sees `workdir` (a mount of
         it); `admin_url`, where its admin API answers the harness (settable later: a published port
-        is known only once the container runs); `listen_host`/`admin_host`, what it binds.
+        is known only once the container runs); `listen_host`/`admin_host`, what it binds;
+        `file_mode`, the mode of every file written (0o644 for an Envoy running as another user;
+        None: the umask decides).
         """
         self.edges = {e.edge: e for e in edges}
         self.admin_port = admin_port
@@ -282,6 +284,7 @@ class EnvoyEngine:
         self.served_workdir = served_workdir or workdir
         self.admin_url = admin_url or f"http://127.0.0.1:{admin_port}"
         self.listen_host, self.admin_host = listen_host, admin_host
+        self.file_mode = file_mode
         self.versions = {e.edge: 0 for e in edges}
         self.rules: dict[str, list[HttpRule]] = {e.edge: [] for e in edges}  # what each edge serves now, in order
         self.proc: subprocess.Popen[bytes] | None = None
@@ -302,6 +305,8 @@ class EnvoyEngine:
         config.write_text(json.dumps(bootstrap(list(self.edges.values()), admin_port=self.admin_port,
                                                routes_dir=self.served_workdir / "routes",
                                                listen_host=self.listen_host, admin_host=self.admin_host)))
+        if self.file_mode is not None:
+            config.chmod(self.file_mode)
         return [envoy or str(find_envoy()), "-c", str(self.served_workdir / "envoy.json"), "--concurrency", "1",
                 "-l", "warning", "--base-id", str(self.admin_port), "--disable-hot-restart"]
 
@@ -393,6 +398,8 @@ class EnvoyEngine:
         doc = route_config(e, rules, version=self.versions[e.edge])
         tmp = self.routes_dir / f".{e.slug}.json.tmp"
         tmp.write_text(json.dumps(doc))
+        if self.file_mode is not None:
+            tmp.chmod(self.file_mode)
         os.replace(tmp, self.routes_dir / f"{e.slug}.json")  # a move: what the watched directory reacts to
 
     def _await_version(self, edge: str) -> int:

@@ -80,3 +80,19 @@ def test_the_engine_writes_on_the_host_and_names_the_paths_envoy_sees(tmp_path: 
     assert rds["config_source"]["path_config_source"]["path"] == "/etc/cascade/envoy/routes/timeline__media.json"
     assert engine.admin_url == "http://127.0.0.1:32768"
     assert EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path).admin_url == "http://127.0.0.1:9901"
+
+
+def test_files_for_an_envoy_running_as_another_user_are_readable_whatever_the_umask(tmp_path: Path):
+    import os
+
+    from harness.clients.envoy import EnvoyEngine
+
+    old = os.umask(0o077)
+    try:
+        engine = EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path, file_mode=0o644)
+        engine.prepare(envoy="envoy")
+        engine._write(EDGE, [HttpRule(status=503)])  # what apply() writes while Envoy runs
+    finally:
+        os.umask(old)
+    for f in [tmp_path / "envoy.json", tmp_path / "routes" / "timeline__media.json"]:
+        assert f.stat().st_mode & 0o777 == 0o644, f
