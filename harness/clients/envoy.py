@@ -15,6 +15,7 @@ The routes themselves are built by pure functions (`route_config`), which never 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import itertools
 import json
 import os
@@ -38,6 +39,7 @@ ENVOY_VERSION = "1.40.0"
 READY_TIMEOUT_S = 10.0
 APPLY_TIMEOUT_S = 2.0
 POLL_S = 0.002
+DNS_REFRESH = "0.5s"  # how soon an edge to a callee by name follows it to a new address
 
 
 ENGINE_OFF = ("off", "0", "none", "false")
@@ -318,14 +320,21 @@ end
 """
 
 
-def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Path) -> dict[str, Any]:
-    """Envoy's bootstrap: one listener and one cluster per edge, routes from `routes_dir` (pure)."""
+def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Path,
+              listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1") -> dict[str, Any]:
+    """Envoy's bootstrap: one listener and one cluster per edge, routes from `routes_dir` (pure).
+
+    `routes_dir` is the directory as Envoy sees it (in a container: where it is mounted), and
+    `listen_host`/`admin_host` where its listeners and admin API bind (0.0.0.0 in a container).
+    A callee at an IP is a STATIC cluster; one by name (a compose service) is STRICT_DNS,
+    re-resolved every DNS_REFRESH: a container that comes back may have another address.
+    """
     listeners, clusters = [], []
     for e in edges:
         host, port = e.upstream
         listeners.append({
             "name": e.slug,
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": e.listen_port}},
+            "address": {"socket_address": {"address": listen_host, "port_value": e.listen_port}},
             "filter_chains": [{"filters": [{
                 "name": "envoy.filters.network.http_connection_manager",
                 "typed_config": {
@@ -353,14 +362,24 @@ def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Pat
                 },
             }]}],
         })
+        try:
+            by_ip = ipaddress.ip_address(host) is not None
+        except ValueError:
+            by_ip = False
+        # STRICT_DNS spelled as Envoy 1.40 wants it (its Cluster.dns_refresh_rate is deprecated)
+        strict_dns = {"cluster_type": {"name": "envoy.cluster.dns", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster",
+            "all_addresses_in_single_endpoint": False,  # every address its own host: STRICT_DNS, not LOGICAL_DNS
+            "dns_lookup_family": "V4_PREFERRED", "dns_refresh_rate": DNS_REFRESH,
+            "dns_failure_refresh_rate": {"base_interval": "0.1s", "max_interval": DNS_REFRESH}}}}
         clusters.append({
-            "name": e.slug, "connect_timeout": "1s", "type": "STATIC",
+            "name": e.slug, "connect_timeout": "1s", **({"type": "STATIC"} if by_ip else strict_dns),
             "load_assignment": {"cluster_name": e.slug, "endpoints": [{"lb_endpoints": [
                 {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
         })
     return {
         "node": {"id": "cascade", "cluster": "cascade"},  # file-based RDS requires both
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "admin": {"address": {"socket_address": {"address": admin_host, "port_value": admin_port}}},
         "static_resources": {"listeners": listeners, "clusters": clusters},
     }
 
@@ -368,39 +387,57 @@ def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Pat
 class EnvoyEngine:
     """One Envoy process serving a set of HTTP edges; apply() and reset() change an edge's routes, verified."""
 
-    def __init__(self, edges: Sequence[EdgeListener], *, admin_port: int, workdir: Path) -> None:
+    def __init__(self, edges: Sequence[EdgeListener], *, admin_port: int, workdir: Path,
+                 served_workdir: Path | None = None, admin_url: str | None = None,
+                 listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1", file_mode: int | None = None) -> None:
+        """`workdir`: where this object writes the bootstrap and routes. The other keywords are for an
+        Envoy elsewhere (a container): `served_workdir`, where that Envoy sees `workdir` (a mount of
+        it); `admin_url`, where its admin API answers the harness (settable later: a published port
+        is known only once the container runs); `listen_host`/`admin_host`, what it binds;
+        `file_mode`, the mode of every file written (0o644 for an Envoy running as another user;
+        None: the umask decides).
+        """
         self.edges = {e.edge: e for e in edges}
         self.admin_port = admin_port
         self.workdir = workdir
         self.routes_dir = workdir / "routes"
+        self.served_workdir = served_workdir or workdir
+        self.admin_url = admin_url or f"http://127.0.0.1:{admin_port}"
+        self.listen_host, self.admin_host = listen_host, admin_host
+        self.file_mode = file_mode
         self.versions = {e.edge: 0 for e in edges}
         self.rules: dict[str, list[HttpRule]] = {e.edge: [] for e in edges}  # what each edge serves now, in order
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- process -------------------------------------------------------------------------
 
-    def prepare(self) -> list[str]:
+    def prepare(self, *, envoy: str | None = None) -> list[str]:
         """Write the at-rest routes and the bootstrap; the command that starts Envoy on them.
 
         A runtime starts that command as one of its own processes (recorded in its run record,
         so a killed runner's Envoy is reaped like its Toxiproxy), then calls `await_ready`.
+        `envoy`: the binary the command names (in a container, the image's); default find_envoy().
         """
         self.routes_dir.mkdir(parents=True, exist_ok=True)
         for e in self.edges.values():
             self._write(e, ())
         config = self.workdir / "envoy.json"
         config.write_text(json.dumps(bootstrap(list(self.edges.values()), admin_port=self.admin_port,
-                                               routes_dir=self.routes_dir)))
-        return [str(find_envoy()), "-c", str(config), "--concurrency", "1", "-l", "warning",
-                "--base-id", str(self.admin_port), "--disable-hot-restart"]
+                                               routes_dir=self.served_workdir / "routes",
+                                               listen_host=self.listen_host, admin_host=self.admin_host)))
+        if self.file_mode is not None:
+            config.chmod(self.file_mode)
+        return [envoy or str(find_envoy()), "-c", str(self.served_workdir / "envoy.json"), "--concurrency", "1",
+                "-l", "warning", "--base-id", str(self.admin_port), "--disable-hot-restart"]
 
-    def await_ready(self, alive: Any = lambda: True, log: Path | None = None) -> None:
+    def await_ready(self, alive: Any = lambda: True, log: Path | None = None, *,
+                    timeout_s: float = READY_TIMEOUT_S) -> None:
         """Wait until Envoy answers and serves every edge's at-rest routes; ProvisionError with its log if not."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while not self._ready():
             if not alive() or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace").splitlines()[-5:] if log and log.exists() else []
-                raise ProvisionError(f"envoy did not get ready in {READY_TIMEOUT_S:.0f} s; its log: "
+                raise ProvisionError(f"envoy did not get ready in {timeout_s:.0f} s; its log: "
                                      f"{log}: {' | '.join(tail)}")
             time.sleep(0.02)
         for edge in self.edges:
@@ -481,6 +518,8 @@ class EnvoyEngine:
         doc = route_config(e, rules, version=self.versions[e.edge])
         tmp = self.routes_dir / f".{e.slug}.json.tmp"
         tmp.write_text(json.dumps(doc))
+        if self.file_mode is not None:
+            tmp.chmod(self.file_mode)
         os.replace(tmp, self.routes_dir / f"{e.slug}.json")  # a move: what the watched directory reacts to
 
     def _await_version(self, edge: str) -> int:
@@ -500,10 +539,6 @@ class EnvoyEngine:
             return self._admin("/ready").strip() == "LIVE"
         except (OSError, urllib.error.URLError):
             return False
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
 
     def _admin(self, path: str) -> str:
         with urllib.request.urlopen(f"{self.admin_url}{path}", timeout=2) as r:

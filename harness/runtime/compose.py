@@ -2,11 +2,16 @@
 
     docker compose -p cascade-<run> -f <user compose file> -f <run dir>/compose.override.yaml up -d
         override: + a `toxiproxy` service (API and one listener per edge, published on 127.0.0.1)
+                  + an `envoy` service, the HTTP fault engine, when the topology has HTTP edges
+                    (unless CASCADE_HTTP_ENGINE=off): one listener per HTTP edge, its bootstrap and
+                    routes from <run dir>/envoy mounted read-only, its admin API on 127.0.0.1
                   + per topology service: each edge's env var -> toxiproxy:<that edge's port>,
                     CASCADE_MODE / CASCADE_BRITTLE / CASCADE_CONFIG_TOKEN, its port published
                     on 127.0.0.1 (ephemeral), depends_on toxiproxy, restart "no"
+    ─> Toxiproxy's API answers, and Envoy serves every edge's at-rest routes (both awaited at once)
     ─> one /populate call: each proxy listens 0.0.0.0:<port> in the toxiproxy container and
-       forwards to <compose_service>:<container_port>
+       forwards to <compose_service>:<container_port>, or for an HTTP edge to envoy:<its listener>,
+       which forwards to the callee by name
     ─> wait for every service's health in parallel (the topology's check on the published port;
        the Docker health check where the topology says "tcp") ─> up
 
@@ -32,14 +37,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import MeshCrashed, MeshNotReady, ProvisionError, UsageError
+from ..errors import HarnessError, MeshCrashed, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
-from ..clients.probe import tcp_open
+from ..clients.probe import http_request, tcp_open
 from .runstate import RunRecord, register_reaper
 from ..topology import Topology
 from ..clients.toxiproxy import ToxiproxyClient
 from .compose_plan import (
+    ENVOY_ADMIN_PORT,
+    ENVOY_DIR,
+    ENVOY_IMAGE,
+    ENVOY_SERVICE,
     FIRST_PROXY_PORT,
     HOST,
     TOXIPROXY_API_PORT,
@@ -48,6 +57,8 @@ from .compose_plan import (
     build_override,
     compose_command,
     compose_version,
+    engine_listeners,
+    engine_ports,
     override_header,
     proxy_specs,
 )
@@ -168,6 +179,7 @@ class ComposeRuntime(BaseRuntime):
         toxiproxy_image: str | None = None,
         publish_proxies: bool = True,
         compose: str | None = None,
+        envoy_image: str | None = None,
     ) -> None:
         self.topology = topology
         self.mode = mode
@@ -175,6 +187,7 @@ class ComposeRuntime(BaseRuntime):
         self.state_dir = state_dir or default_state_dir()
         self.detached = detached
         self.toxiproxy_image = toxiproxy_image or os.environ.get("CASCADE_TOXIPROXY_IMAGE", TOXIPROXY_IMAGE)
+        self.envoy_image = envoy_image or os.environ.get("CASCADE_ENVOY_IMAGE", ENVOY_IMAGE)
         self.publish_proxies = publish_proxies
         self._compose_choice = compose  # "v1" or "v2"; None: $CASCADE_COMPOSE, else detected
         self._log = log or (lambda _line: None)
@@ -190,6 +203,10 @@ class ComposeRuntime(BaseRuntime):
         # Edge -> port inside the toxiproxy container, fixed by the topology alone.
         self.container_proxy_ports = {e: FIRST_PROXY_PORT + i for i, e in enumerate(sorted(topology.edges))}
         self.proxy_ports: dict[str, int] = {}
+        # Edge -> port of its Envoy listener inside the envoy container (the HTTP edges; fixed at start).
+        self.engine_ports: dict[str, int] = {}
+        self.engine_admin_port = 0  # Envoy's admin API published on 127.0.0.1 (0 without the engine)
+        self._engine: Any = None  # the EnvoyEngine being started; `engine` once it serves every edge
         self._docker: Any = None
         self._ids: dict[str, str] = {}  # compose service -> container id (stable across restarts)
         self._killed: set[str] = set()
@@ -229,11 +246,15 @@ class ComposeRuntime(BaseRuntime):
         self.record = RunRecord.create(self.state_dir, detached=self.detached)
         self.project = f"cascade-{self.record.run_id}"
         self.override = self.record.dir / "compose.override.yaml"
+        self.engine_ports = engine_ports(topo)
+        engine_dir, engine_command = self._prepare_engine()
         # JSON is YAML, so both compose versions read it and no YAML library is needed; the comment
         # at its top says exactly what it changes in the user's file.
-        self.override.write_text(override_header(topo, self.compose_file) + json.dumps(build_override(
-            topo, self.mode, self.secret, self.container_proxy_ports,
-            toxiproxy_image=self.toxiproxy_image, publish_proxies=self.publish_proxies), indent=1))
+        self.override.write_text(override_header(topo, self.compose_file, engine=self.engine_ports) + json.dumps(
+            build_override(topo, self.mode, self.secret, self.container_proxy_ports,
+                           toxiproxy_image=self.toxiproxy_image, publish_proxies=self.publish_proxies,
+                           engine=self.engine_ports, engine_dir=engine_dir, engine_command=engine_command,
+                           envoy_image=self.envoy_image), indent=1))
         self.record.add_resource(kind="compose", project=self.project, command=list(self.command),
                                  files=[str(self.compose_file), str(self.override)])
         self._live = True
@@ -252,8 +273,14 @@ class ComposeRuntime(BaseRuntime):
         self._read_ports()
 
         client = ToxiproxyClient(self.toxiproxy_url)
-        self._wait(TOXIPROXY_SERVICE, lambda: "" if toxiproxy_answers(client) else "API not answering", MIN_START_TIMEOUT_S)
-        client.populate(proxy_specs(topo, self.container_proxy_ports))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Envoy must serve before any proxy forwards to it
+            waits = [pool.submit(self._wait, TOXIPROXY_SERVICE,
+                                 lambda: "" if toxiproxy_answers(client) else "API not answering", MIN_START_TIMEOUT_S)]
+            if self._engine is not None:
+                waits.append(pool.submit(self._await_engine))
+            for w in waits:
+                w.result()
+        client.populate(proxy_specs(topo, self.container_proxy_ports, engine=self.engine_ports))
         names = sorted(topo.services)
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             errors = [f.exception() for f in [pool.submit(self.wait_healthy, n) for n in names]]
@@ -273,12 +300,55 @@ class ComposeRuntime(BaseRuntime):
                     self._log(f"compose down failed, removing project {self.project} by label: {exc}")
                     _remove_by_label(self._docker or _docker_client(), self.project)
         finally:
+            self.engine = self._engine = None
             if self.record is not None:
                 self.record.close()
             if self._docker is not None:
                 self._docker.close()
                 self._docker = None
             self._live = False
+
+    # -- the HTTP fault engine ---------------------------------------------------------------------
+
+    def _prepare_engine(self) -> tuple[Path | None, list[str]]:
+        """The engine's host directory (bootstrap, at-rest routes) and Envoy's command; (None, []) without HTTP edges.
+
+        The engine writes routes into <run dir>/envoy on the host; the envoy container sees that
+        directory, read-only, at ENVOY_DIR, and its bootstrap names those paths. The container
+        runs as nobody: the directories and every file the engine writes are world-readable,
+        whatever the umask.
+        """
+        if not self.engine_ports:
+            return None, []
+        from ..clients.envoy import EnvoyEngine
+
+        assert self.record is not None
+        workdir = self.record.dir / "envoy"
+        self._engine = EnvoyEngine(engine_listeners(self.topology, self.engine_ports), admin_port=ENVOY_ADMIN_PORT,
+                                   workdir=workdir, served_workdir=Path(ENVOY_DIR),
+                                   listen_host="0.0.0.0", admin_host="0.0.0.0", file_mode=0o644)
+        command = self._engine.prepare(envoy="/usr/local/bin/envoy")
+        for d in (workdir, workdir / "routes"):
+            d.chmod(0o755)
+        return workdir, command
+
+    def _await_engine(self) -> None:
+        """Until Envoy answers on its published admin port and serves every edge's at-rest routes; then `engine`."""
+        engine = self._engine
+
+        def ready() -> str:
+            if not self.engine_admin_port:  # an exited container publishes nothing: _wait names the exit
+                return f"admin port {ENVOY_ADMIN_PORT} not published on {HOST}"
+            r = http_request(HOST, self.engine_admin_port, "GET", "/ready", timeout_s=0.5)
+            return "" if r.status == 200 else (r.error or f"HTTP {r.status} from /ready")
+
+        self._wait(ENVOY_SERVICE, ready, MIN_START_TIMEOUT_S)
+        try:
+            engine.await_ready(timeout_s=MIN_START_TIMEOUT_S)  # every edge's routes, read back from /config_dump
+        except HarnessError as exc:
+            raise MeshNotReady(f"{ENVOY_SERVICE} answers but does not serve the at-rest routes: {exc}"
+                               + self._evidence(ENVOY_SERVICE)) from None
+        self.engine = engine
 
     def _stop_all_at_once(self) -> None:
         """SIGTERM every container at once (SIGKILL after the grace period).
@@ -366,10 +436,12 @@ class ComposeRuntime(BaseRuntime):
     # heal_processes: BaseRuntime's, through these hooks.
 
     def _check_toxiproxy(self) -> None:
-        state = self._state(TOXIPROXY_SERVICE)
-        if state.get("Status") != "running":
-            raise MeshCrashed(f"the toxiproxy container is {state.get('Status', 'gone')} (exit code "
-                              f"{state.get('ExitCode', '?')})" + _tail(self.logs(TOXIPROXY_SERVICE, 12)))
+        """Toxiproxy's container runs, and Envoy's when the mesh has the engine (MeshCrashed with its log if not)."""
+        for name in [TOXIPROXY_SERVICE, *([ENVOY_SERVICE] if self.engine is not None else [])]:
+            state = self._state(name)
+            if state.get("Status") != "running":
+                raise MeshCrashed(f"the {name} container is {state.get('Status', 'gone')} (exit code "
+                                  f"{state.get('ExitCode', '?')})" + _tail(self.logs(name, 12)))
 
     def _exit_reason(self, service: str) -> str:
         if service in self._killed:
@@ -447,6 +519,12 @@ class ComposeRuntime(BaseRuntime):
         return _run_compose(argv, log=self._compose_log())
 
     def _check_services(self, declared: list[str]) -> None:
+        if self.engine_ports and ENVOY_SERVICE in declared:
+            raise UsageError(
+                f"{self.compose_file} declares a service {ENVOY_SERVICE!r}, and the compose runtime adds its own "
+                f"{ENVOY_SERVICE!r} (the HTTP fault engine); rename yours, or run without the engine "
+                "(CASCADE_HTTP_ENGINE=off: no HTTP faults)"
+            )
         missing = sorted({s.compose_service for s in self.topology.services.values()} - set(declared))
         if missing:
             raise UsageError(
@@ -482,10 +560,10 @@ class ComposeRuntime(BaseRuntime):
         return by_service
 
     def container(self, service: str) -> Any:
-        """The Docker SDK container of `service` (or "toxiproxy"), freshly inspected."""
+        """The Docker SDK container of `service` (or "toxiproxy", "envoy"), freshly inspected."""
         from docker.errors import NotFound
 
-        name = service if service == TOXIPROXY_SERVICE else self.topology.service(service).compose_service
+        name = service if service in (TOXIPROXY_SERVICE, ENVOY_SERVICE) else self.topology.service(service).compose_service
         if self._docker is not None:
             if name not in self._ids and self.project:
                 self._containers()
@@ -513,8 +591,12 @@ class ComposeRuntime(BaseRuntime):
             if port is not None:
                 ports[name] = port
         tp = containers.get(TOXIPROXY_SERVICE)
+        ev = containers.get(ENVOY_SERVICE)
         with self._lock:
             self.ports.update(ports)
+            if ev is not None and self._engine is not None:
+                self.engine_admin_port = _published(ev, ENVOY_ADMIN_PORT) or self.engine_admin_port
+                self._engine.admin_url = f"http://{HOST}:{self.engine_admin_port}"
             if tp is not None:
                 self.toxiproxy_port = _published(tp, TOXIPROXY_API_PORT) or self.toxiproxy_port
                 if self.publish_proxies:

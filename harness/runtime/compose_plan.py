@@ -1,4 +1,4 @@
-"""The compose runtime's plan, pure: which compose binary, the override document, the proxies.
+"""The compose runtime's plan, pure: which compose binary, the override document, the proxies, the engine's edges.
 
 Nothing here talks to an engine, so all of it is unit-tested without Docker
 (tests/unit/test_compose_plan.py). `runtime/compose.py` executes the plan.
@@ -9,16 +9,21 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import ProvisionError, UsageError
 from ..modes import Mode
 from ..topology import Topology
+from ..clients.envoy import EdgeListener
 from ..clients.toxiproxy import ProxySpec
+from .base import engine_edges
 
 __all__ = [
-    "FIRST_PROXY_PORT", "HOST", "TOXIPROXY_API_PORT", "TOXIPROXY_IMAGE", "TOXIPROXY_SERVICE",
-    "build_override", "compose_command", "compose_version", "override_header", "proxy_specs",
+    "ENVOY_ADMIN_PORT", "ENVOY_DIR", "ENVOY_IMAGE", "ENVOY_SERVICE", "FIRST_ENGINE_PORT", "FIRST_PROXY_PORT",
+    "HOST", "TOXIPROXY_API_PORT", "TOXIPROXY_IMAGE", "TOXIPROXY_SERVICE",
+    "build_override", "compose_command", "compose_version", "engine_listeners", "engine_ports", "override_header",
+    "proxy_specs",
 ]
 
 HOST = "127.0.0.1"
@@ -26,6 +31,25 @@ TOXIPROXY_SERVICE = "toxiproxy"
 TOXIPROXY_IMAGE = "cascade/toxiproxy:2.12.0"  # or ghcr.io/shopify/toxiproxy:2.12.0: same layout
 TOXIPROXY_API_PORT = 8474
 FIRST_PROXY_PORT = 10000  # inside the toxiproxy container: edge i (sorted) listens on 10000 + i
+ENVOY_SERVICE = "envoy"  # the HTTP fault engine (clients/envoy.py), on every HTTP edge unless CASCADE_HTTP_ENGINE=off
+ENVOY_IMAGE = "cascade/envoy:1.40.0"  # docker/build-images.sh: the binary the local runtime runs
+ENVOY_ADMIN_PORT = 9901
+FIRST_ENGINE_PORT = 11000  # inside the envoy container: engine edge i (sorted) listens on 11000 + i
+ENVOY_DIR = "/etc/cascade/envoy"  # inside the envoy container: the run's envoy directory, mounted read-only
+
+
+def engine_ports(topology: Topology) -> dict[str, int]:
+    """Edge -> the port of its listener in the envoy container, for every edge the engine takes (engine_edges)."""
+    return {e: FIRST_ENGINE_PORT + i for i, e in enumerate(engine_edges(topology))}
+
+
+def engine_listeners(topology: Topology, ports: Mapping[str, int]) -> list[EdgeListener]:
+    """Envoy's listener per engine edge, forwarding to the callee by compose service name (a DNS cluster)."""
+    out = []
+    for name, port in sorted(ports.items()):
+        callee = topology.services[topology.edges[name].callee]
+        out.append(EdgeListener(name, port, (callee.compose_service, callee.container_port)))
+    return out
 
 
 def compose_command(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -71,8 +95,16 @@ def compose_version(command: Sequence[str], env: Mapping[str, str] | None = None
 def build_override(
     topology: Topology, mode: Mode, secret: str, proxy_ports: Mapping[str, int], *,
     toxiproxy_image: str = TOXIPROXY_IMAGE, publish_proxies: bool = True,
+    engine: Mapping[str, int] | None = None, engine_dir: Path | str | None = None,
+    engine_command: Sequence[str] = (), envoy_image: str = ENVOY_IMAGE,
 ) -> dict[str, Any]:
-    """The override document: a toxiproxy service, and per service its edges rerouted through it."""
+    """The override document: a toxiproxy service, and per service its edges rerouted through it.
+
+    With HTTP edges (`engine`: edge -> Envoy listener port, default engine_ports(topology)), an
+    `envoy` service too: `engine_command` (EnvoyEngine.prepare's) on the bootstrap and routes of
+    the host directory `engine_dir`, mounted read-only at ENVOY_DIR; its admin API published on
+    127.0.0.1. Toxiproxy's proxies of those edges forward to it (proxy_specs).
+    """
     tp_ports = [f"{HOST}::{TOXIPROXY_API_PORT}"]
     if publish_proxies:
         tp_ports += [f"{HOST}::{p}" for _, p in sorted(proxy_ports.items())]
@@ -89,6 +121,25 @@ def build_override(
             "restart": "no",
         }
     }
+    engine = engine_ports(topology) if engine is None else engine
+    if engine:
+        if engine_dir is None or not engine_command:
+            raise ValueError("the HTTP engine's service needs engine_dir and engine_command "
+                             "(EnvoyEngine.prepare's); or no engine edges (CASCADE_HTTP_ENGINE=off)")
+        services[ENVOY_SERVICE] = {
+            "image": envoy_image,
+            "entrypoint": list(engine_command[:1]),
+            "command": list(engine_command[1:]),
+            "init": True,
+            "user": "65534:65534",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": True,
+            # the engine writes routes on the host; Envoy watches them here (file-based RDS)
+            "volumes": [{"type": "bind", "source": str(engine_dir), "target": ENVOY_DIR, "read_only": True}],
+            "ports": [f"{HOST}::{ENVOY_ADMIN_PORT}"],
+            "restart": "no",
+        }
     for name, svc in sorted(topology.services.items()):
         env = {**topology.env, **svc.env, **mode.env(), "CASCADE_CONFIG_TOKEN": secret}
         for edge in topology.edges_from(name):
@@ -102,14 +153,22 @@ def build_override(
     return {"services": services}
 
 
-def override_header(topology: Topology, compose_file: object) -> str:
+def override_header(topology: Topology, compose_file: object, *, engine: Mapping[str, int] | None = None) -> str:
     """The comment at the top of a generated override: exactly what it changes in the user's file, and why."""
+    engine = engine_ports(topology) if engine is None else engine
     lines = [
         f"Generated by Cascade for topology {topology.name!r} over {compose_file}; it changes only this:",
         f"- adds the service {TOXIPROXY_SERVICE!r}: Toxiproxy, its API and one listener per edge on 127.0.0.1",
         "- for each service of the topology it sets these environment variables, over any value your file gives:",
         "    each outgoing edge's variable -> the edge's proxy (toxiproxy:<port>), so every fault lands on that edge",
     ]
+    if engine:
+        lines[2:2] = [
+            f"- adds the service {ENVOY_SERVICE!r}: Envoy, the HTTP fault engine, one listener per HTTP edge "
+            f"({len(engine)}): the edge's proxy forwards to it, it forwards to the callee",
+            f"    its bootstrap and routes: the run's directory, mounted read-only at {ENVOY_DIR}; "
+            "its admin API on 127.0.0.1",
+        ]
     if topology.env:
         lines.append(f"    {', '.join(sorted(topology.env))} -> [mesh] env of the topology (declared by you, for every service)")
     for name, svc in sorted(topology.services.items()):
@@ -125,11 +184,15 @@ def override_header(topology: Topology, compose_file: object) -> str:
     return "".join(f"# {line}\n" for line in lines)
 
 
-def proxy_specs(topology: Topology, proxy_ports: Mapping[str, int]) -> list[ProxySpec]:
-    """One proxy per edge: listening on every interface of the toxiproxy container, to the callee by service name."""
+def proxy_specs(topology: Topology, proxy_ports: Mapping[str, int], *,
+                engine: Mapping[str, int] | None = None) -> list[ProxySpec]:
+    """One proxy per edge, listening on every interface of the toxiproxy container: to the callee by service
+    name, or for an engine edge (`engine`, default engine_ports(topology)) to its Envoy listener."""
+    engine = engine_ports(topology) if engine is None else engine
     specs = []
     for name, port in sorted(proxy_ports.items()):
         callee = topology.services[topology.edges[name].callee]
-        specs.append(ProxySpec(name=name, listen=f"0.0.0.0:{port}",
-                               upstream=f"{callee.compose_service}:{callee.container_port}"))
+        upstream = (f"{ENVOY_SERVICE}:{engine[name]}" if name in engine
+                    else f"{callee.compose_service}:{callee.container_port}")
+        specs.append(ProxySpec(name=name, listen=f"0.0.0.0:{port}", upstream=upstream))
     return specs

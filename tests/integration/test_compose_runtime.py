@@ -25,7 +25,8 @@ from harness.modes import parse_mode
 from harness.clients.probe import Response, http_request
 from harness.runtime.runstate import RunRecord, reap_leftovers
 from harness.runtime.compose import ComposeRuntime, reap_compose_project
-from harness.runtime.compose_plan import compose_command
+from harness.runtime.base import engine_edges
+from harness.runtime.compose_plan import ENVOY_SERVICE, compose_command
 from harness.topology import Journey, load_topology
 from harness.clients.toxiproxy import ToxiproxyClient
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 TOPOLOGY = load_topology(ROOT / "services" / "topology.toml")
-IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0")
+IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0", "cascade/envoy:1.40.0")
 REQUIRE = os.environ.get("CASCADE_REQUIRE_DOCKER") == "1"
 
 
@@ -163,9 +164,13 @@ def test_every_journey_of_the_bundled_topology_answers(mesh: Up) -> None:
 def test_every_edge_has_its_proxy_in_the_toxiproxy_container(mesh: Up) -> None:
     proxies = mesh.toxiproxy.proxies()
     assert sorted(proxies) == sorted(TOPOLOGY.edges)
+    assert sorted(mesh.rt.engine_ports) == engine_edges(TOPOLOGY)
     for name, p in proxies.items():
         callee = TOPOLOGY.services[TOPOLOGY.edges[name].callee]
-        assert p.upstream == f"{callee.compose_service}:{callee.container_port}"
+        if name in mesh.rt.engine_ports:  # an HTTP edge: through the engine, which forwards to the callee
+            assert p.upstream == f"{ENVOY_SERVICE}:{mesh.rt.engine_ports[name]}"
+        else:
+            assert p.upstream == f"{callee.compose_service}:{callee.container_port}"
         assert p.listen.endswith(f":{mesh.rt.container_proxy_ports[name]}")
     # Published on loopback only, and really answering: the config service through auth->config.
     host, port = "127.0.0.1", mesh.rt.proxy_ports["auth->config"]
@@ -173,7 +178,7 @@ def test_every_edge_has_its_proxy_in_the_toxiproxy_container(mesh: Up) -> None:
 
 
 def test_services_run_as_non_root_without_extra_capabilities(mesh: Up) -> None:
-    for name in [*TOPOLOGY.services, "toxiproxy"]:
+    for name in [*TOPOLOGY.services, "toxiproxy", *([ENVOY_SERVICE] if mesh.rt.engine else [])]:
         attrs = mesh.rt.container(name).attrs
         user = attrs["Config"]["User"]
         assert user and not user.startswith(("0", "root")), f"{name} runs as {user!r}"
@@ -270,7 +275,8 @@ def test_stop_leaves_no_container_network_or_volume(tmp_path: Path, flavour: str
     rt = _runtime(tmp_path / "state", flavour)
     rt.start()
     project = rt.project
-    assert len(_leftovers(project)["containers"]) == len(TOPOLOGY.services) + 1
+    # the services, toxiproxy, and envoy where HTTP edges have the engine
+    assert len(_leftovers(project)["containers"]) == len(TOPOLOGY.services) + 1 + (1 if engine_edges(TOPOLOGY) else 0)
     rt.stop()
     assert _leftovers(project) == {"containers": [], "networks": [], "volumes": []}
     assert not list((tmp_path / "state" / "runs").glob("*/state.json"))

@@ -76,17 +76,24 @@ def test_the_compose_file_publishes_nothing_and_asks_for_no_privilege():
     assert "no-new-privileges:true" in text
 
 
-def test_the_generated_override_publishes_only_on_loopback_and_drops_privileges():
+def test_the_generated_override_publishes_only_on_loopback_and_drops_privileges(monkeypatch):
+    monkeypatch.delenv("CASCADE_HTTP_ENGINE", raising=False)  # the HTTP engine on: the override at its widest
     ports = {e: 10000 + i for i, e in enumerate(sorted(TOPOLOGY.edges))}
-    doc = build_override(TOPOLOGY, parse_mode("resilient", TOPOLOGY.knobs), "s3cret", ports)
+    doc = build_override(TOPOLOGY, parse_mode("resilient", TOPOLOGY.knobs), "s3cret", ports,
+                         engine_dir="/state/runs/r1/envoy", engine_command=["/usr/local/bin/envoy"])
     published = [(name, p) for name, svc in doc["services"].items() for p in svc.get("ports", [])]
-    assert len(published) >= len(TOPOLOGY.services) + 1 + len(ports)
+    assert len(published) >= len(TOPOLOGY.services) + 1 + len(ports) + 1  # + Envoy's admin API
     assert [(n, p) for n, p in published if not str(p).startswith("127.0.0.1:")] == []
+    # The one mount of the host: the run's own envoy directory, read-only, into the envoy container.
+    mounts = {name: svc.pop("volumes") for name, svc in doc["services"].items() if "volumes" in svc}
+    assert mounts == {"envoy": [{"type": "bind", "source": "/state/runs/r1/envoy", "target": "/etc/cascade/envoy",
+                                 "read_only": True}]}
     text = json.dumps(doc)
     for forbidden in ("privileged", "cap_add", "network_mode", "docker.sock", "/var/run", '"volumes"'):
         assert forbidden not in text, f"the override has {forbidden!r}"
-    tp = doc["services"]["toxiproxy"]
-    assert tp["user"] == "65534:65534" and tp["cap_drop"] == ["ALL"] and tp["read_only"] is True
+    for name in ("toxiproxy", "envoy"):
+        svc = doc["services"][name]
+        assert svc["user"] == "65534:65534" and svc["cap_drop"] == ["ALL"] and svc["read_only"] is True, name
 
 
 @pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("Dockerfile.*")), ids=lambda p: p.name)

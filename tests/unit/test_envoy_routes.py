@@ -48,6 +48,7 @@ def test_the_bootstrap_has_a_listener_and_a_cluster_per_edge_routes_from_the_dir
     (cluster,) = boot["static_resources"]["clusters"]
     assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
         "address": "127.0.0.1", "port_value": 20002}
+    assert cluster["type"] == "STATIC" and boot["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
 
 
 @pytest.mark.parametrize(("rule", "shown"), [
@@ -81,3 +82,52 @@ def test_where_a_delay_and_an_answer_only_overlap_a_narrowed_delayed_copy_goes_f
     get_only = HttpRule(action="delay", delay_ms=5, method="GET")
     assert shown([HttpRule(status=500, path="/x/*"), get_only]) == [
         "abort 500 GET /x/* after delay 5ms", "abort 500 /x/*", "delay 5ms GET"]
+
+
+def test_in_a_container_it_binds_every_interface_and_reaches_a_callee_by_name_through_dns(tmp_path: Path):
+    by_name = EdgeListener("timeline->media", 11000, ("media", 8000))
+    boot = bootstrap([by_name, EDGE], admin_port=9901, routes_dir=Path("/etc/cascade/envoy/routes"),
+                     listen_host="0.0.0.0", admin_host="0.0.0.0")
+    assert boot["admin"]["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 9901}
+    assert {lst["address"]["socket_address"]["address"] for lst in boot["static_resources"]["listeners"]} == {"0.0.0.0"}
+    dns, static = boot["static_resources"]["clusters"]
+    # STRICT_DNS as Envoy 1.40 spells it: every address its own host, re-resolved (a restarted container moves)
+    assert "type" not in dns and dns["cluster_type"]["name"] == "envoy.cluster.dns"
+    assert dns["cluster_type"]["typed_config"]["all_addresses_in_single_endpoint"] is False
+    assert dns["cluster_type"]["typed_config"]["dns_refresh_rate"] == "0.5s"
+    assert static["type"] == "STATIC"  # an IP stays STATIC: the local runtime's bootstrap is unchanged
+    rds = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
+    assert rds["config_source"]["path_config_source"]["watched_directory"] == {"path": "/etc/cascade/envoy/routes"}
+
+
+def test_the_engine_writes_on_the_host_and_names_the_paths_envoy_sees(tmp_path: Path):
+    import json
+
+    from harness.clients.envoy import EnvoyEngine
+
+    engine = EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path, served_workdir=Path("/etc/cascade/envoy"),
+                         admin_url="http://127.0.0.1:32768", listen_host="0.0.0.0", admin_host="0.0.0.0")
+    argv = engine.prepare(envoy="envoy")
+    assert argv[:3] == ["envoy", "-c", "/etc/cascade/envoy/envoy.json"]
+    assert (tmp_path / "routes" / "timeline__media.json").is_file()  # written on the host
+    boot = json.loads((tmp_path / "envoy.json").read_text())
+    rds = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
+    assert rds["config_source"]["path_config_source"]["path"] == "/etc/cascade/envoy/routes/timeline__media.json"
+    assert engine.admin_url == "http://127.0.0.1:32768"
+    assert EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path).admin_url == "http://127.0.0.1:9901"
+
+
+def test_files_for_an_envoy_running_as_another_user_are_readable_whatever_the_umask(tmp_path: Path):
+    import os
+
+    from harness.clients.envoy import EnvoyEngine
+
+    old = os.umask(0o077)
+    try:
+        engine = EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path, file_mode=0o644)
+        engine.prepare(envoy="envoy")
+        engine._write(EDGE, [HttpRule(status=503)])  # what apply() writes while Envoy runs
+    finally:
+        os.umask(old)
+    for f in [tmp_path / "envoy.json", tmp_path / "routes" / "timeline__media.json"]:
+        assert f.stat().st_mode & 0o777 == 0o644, f
