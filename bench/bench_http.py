@@ -38,7 +38,7 @@ from harness.chaos import Chaos  # noqa: E402
 from harness.clients.probe import http_request  # noqa: E402
 from harness.faults.http import HttpDelay, HttpError, HttpFault, HttpReplace  # noqa: E402
 from harness.mesh import Mesh  # noqa: E402
-from harness.runtime.base import HTTP_ENGINE_OFF  # noqa: E402
+from harness.clients.envoy import engine_disabled  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
 
 TOPOLOGY = ROOT / "services" / "topology.toml"
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of the order of the kinds and of each bring-up pair")
     args = p.parse_args(argv)
     given = os.environ.get("CASCADE_HTTP_ENGINE")
-    if (given or "").strip().lower() in HTTP_ENGINE_OFF:
+    if engine_disabled():
         p.error(f"CASCADE_HTTP_ENGINE={given} turns the engine off; unset it (this benchmark sets it itself)")
     rng = random.Random(args.seed)
 

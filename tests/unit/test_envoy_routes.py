@@ -44,7 +44,8 @@ def test_the_bootstrap_has_a_listener_and_a_cluster_per_edge_routes_from_the_dir
     (listener,) = boot["static_resources"]["listeners"]
     assert listener["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 20001}
     rds = listener["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
-    assert rds["config_source"]["path_config_source"]["path"] == str(tmp_path / "timeline__media.json")
+    assert rds["config_source"]["path_config_source"] == {
+        "path": str(tmp_path / "timeline__media" / "routes.json"), "watched_directory": {"path": str(tmp_path / "timeline__media")}}
     (cluster,) = boot["static_resources"]["clusters"]
     assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
         "address": "127.0.0.1", "port_value": 20002}
@@ -97,7 +98,7 @@ def test_in_a_container_it_binds_every_interface_and_reaches_a_callee_by_name_th
     assert dns["cluster_type"]["typed_config"]["dns_refresh_rate"] == "0.5s"
     assert static["type"] == "STATIC"  # an IP stays STATIC: the local runtime's bootstrap is unchanged
     rds = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
-    assert rds["config_source"]["path_config_source"]["watched_directory"] == {"path": "/etc/cascade/envoy/routes"}
+    assert rds["config_source"]["path_config_source"]["watched_directory"] == {"path": "/etc/cascade/envoy/routes/timeline__media"}
 
 
 def test_the_engine_writes_on_the_host_and_names_the_paths_envoy_sees(tmp_path: Path):
@@ -109,10 +110,10 @@ def test_the_engine_writes_on_the_host_and_names_the_paths_envoy_sees(tmp_path: 
                          admin_url="http://127.0.0.1:32768", listen_host="0.0.0.0", admin_host="0.0.0.0")
     argv = engine.prepare(envoy="envoy")
     assert argv[:3] == ["envoy", "-c", "/etc/cascade/envoy/envoy.json"]
-    assert (tmp_path / "routes" / "timeline__media.json").is_file()  # written on the host
+    assert (tmp_path / "routes" / "timeline__media" / "routes.json").is_file()  # written on the host
     boot = json.loads((tmp_path / "envoy.json").read_text())
     rds = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["rds"]
-    assert rds["config_source"]["path_config_source"]["path"] == "/etc/cascade/envoy/routes/timeline__media.json"
+    assert rds["config_source"]["path_config_source"]["path"] == "/etc/cascade/envoy/routes/timeline__media/routes.json"
     assert engine.admin_url == "http://127.0.0.1:32768"
     assert EnvoyEngine([EDGE], admin_port=9901, workdir=tmp_path).admin_url == "http://127.0.0.1:9901"
 
@@ -129,5 +130,5 @@ def test_files_for_an_envoy_running_as_another_user_are_readable_whatever_the_um
         engine._write(EDGE, [HttpRule(status=503)])  # what apply() writes while Envoy runs
     finally:
         os.umask(old)
-    for f in [tmp_path / "envoy.json", tmp_path / "routes" / "timeline__media.json"]:
+    for f in [tmp_path / "envoy.json", tmp_path / "routes" / "timeline__media" / "routes.json"]:
         assert f.stat().st_mode & 0o777 == 0o644, f
