@@ -14,7 +14,7 @@ import importlib
 import pkgutil
 from typing import Sequence
 
-__all__ = ["load_builtins"]
+__all__ = ["load_builtins", "same_definition"]
 
 
 def load_builtins(package: str, path: Sequence[str], *, first: Sequence[str] = ()) -> list[str]:
@@ -24,3 +24,15 @@ def load_builtins(package: str, path: Sequence[str], *, first: Sequence[str] = (
     for name in order:
         importlib.import_module(f"{package}.{name}")
     return order
+
+
+def same_definition(held: object, new: object) -> bool:
+    """Whether `new` is `held` defined again (same module and qualified name: a re-import), not a second thing.
+
+    Every registry refuses a second definition under a taken name with this one rule, so no
+    two factories that merely share a function name in different modules replace each other.
+    """
+    def where(obj: object) -> tuple[object, object]:
+        return getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+
+    return held is new or where(held) == where(new)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
 
+from ..builtins import same_definition
 from ..errors import MeshError, UsageError
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def register_config_source(name: str) -> Callable[[F], F]:
 
     def register(factory: F) -> F:
         known = CONFIG_SOURCES.get(name)
-        if known is not None and getattr(known, "__qualname__", None) != getattr(factory, "__qualname__", None):
+        if known is not None and not same_definition(known, factory):
             raise UsageError(f"config source {name!r} is already registered ({known.__module__}.{known.__qualname__}); "
                              "pick another name")
         CONFIG_SOURCES[name] = factory

@@ -22,6 +22,7 @@ from dataclasses import MISSING, dataclass, fields, is_dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
+from ..builtins import same_definition
 from ..errors import InvalidFault, InvalidTopology
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ def register_fault_kind(cls: type) -> type:
         if not callable(getattr(cls, member, None)):
             raise InvalidFault(f"{cls.__name__} cannot be a fault kind: it has no {member}(); derive it from FaultKind")
     held = _KINDS.get(name)
-    if held is not None and (held.__module__, held.__qualname__) != (cls.__module__, cls.__qualname__):
+    if held is not None and not same_definition(held, cls):
         raise InvalidFault(f"the fault kind {name!r} is taken by {held.__module__}.{held.__qualname__}; "
                            f"give {cls.__module__}.{cls.__qualname__} another kind")
     _KINDS[name] = cls

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, runtime_checkable
 
+from ..builtins import same_definition
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def register_reporter(name: str) -> Callable[[C], C]:
 
     def register(cls: C) -> C:
         known = REPORTERS.get(name)
-        if known is not None and type(known).__qualname__ != getattr(cls, "__qualname__", None):
+        if known is not None and not same_definition(type(known), cls):
             raise UsageError(f"reporter {name!r} is already registered ({type(known).__qualname__}); pick another name")
         reporter = cls()
         if not isinstance(reporter, Reporter):

@@ -33,3 +33,17 @@ def test_the_four_extension_points_find_their_built_ins():
     assert list(FAULT_KINDS)[:3] == ["latency", "bandwidth", "slow_close"] and "bad_config" in FAULT_KINDS
     assert "http" in CONFIG_SOURCES
     assert {"allure", "junit"} <= set(REPORTERS)
+
+
+def test_a_definition_is_the_same_only_in_the_same_module_under_the_same_name():
+    from harness.builtins import same_definition
+
+    def factory():
+        pass
+
+    twin = type("T", (), {})
+    other_module = type("T", (), {"__module__": "elsewhere"})
+    assert same_definition(factory, factory)
+    assert same_definition(twin, type("T", (), {}))  # a re-import: same module, same qualified name
+    assert not same_definition(twin, other_module)  # same name in another module: a second definition
+    assert not same_definition(factory, lambda: None)
