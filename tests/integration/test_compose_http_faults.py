@@ -11,8 +11,6 @@ What reaches the callee is read from media's own /counters (requests other than 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -30,32 +28,17 @@ from harness.runtime.base import engine_edges
 from harness.runtime.compose_plan import ENVOY_SERVICE
 from harness.topology import load_topology
 
+from .conftest import skip_module_without_compose
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 TOPOLOGY = load_topology(ROOT / "services" / "topology.toml")
-IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0", "cascade/envoy:1.40.0")
 EDGE = "gateway->media"
 BODY_467 = {"errors": [{"message": "Your current API plan does not include access to this endpoint", "code": 467}]}
 
 
-def _unavailable() -> str:
-    """Why these tests cannot run here ('' if they can), in the engine's own words."""
-    if not shutil.which("docker"):
-        return "no docker client on PATH; run docker/engine.sh"
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
-    if info.returncode != 0:
-        return "docker info failed: " + " ".join((info.stderr or info.stdout).split())[:400]
-    missing = [i for i in IMAGES
-               if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0]
-    return f"images {', '.join(missing)} are missing; run docker/build-images.sh" if missing else ""
-
-
-_WHY = _unavailable()
-if _WHY:
-    if os.environ.get("CASCADE_REQUIRE_DOCKER") == "1":
-        raise RuntimeError(f"CASCADE_REQUIRE_DOCKER=1 but {_WHY}")
-    pytest.skip(_WHY, allow_module_level=True)
+skip_module_without_compose()
 
 
 def _containers(project: str) -> list[str]:

@@ -9,7 +9,6 @@ installed (`docker compose` v2, `docker-compose` v1).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from harness.runtime.compose import ComposeRuntime, reap_compose_project
 from harness.runtime.base import engine_edges
 from harness.runtime.compose_plan import ENVOY_SERVICE, compose_command
 from harness.topology import Journey, load_topology
+
+from .conftest import REQUIRE_DOCKER, skip_module_without_compose
 from harness.clients.toxiproxy import ToxiproxyClient
 
 pytestmark = pytest.mark.integration
@@ -35,29 +36,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 TOPOLOGY = load_topology(ROOT / "services" / "topology.toml")
-IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0", "cascade/envoy:1.40.0")
-REQUIRE = os.environ.get("CASCADE_REQUIRE_DOCKER") == "1"
+REQUIRE = REQUIRE_DOCKER
 
 
-def _unavailable() -> str:
-    """Why these tests cannot run here ('' if they can), in the engine's own words."""
-    if not shutil.which("docker"):
-        return "no docker client on PATH; run docker/engine.sh"
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
-    if info.returncode != 0:
-        return "docker info failed: " + " ".join((info.stderr or info.stdout).split())[:400]
-    missing = [i for i in IMAGES
-               if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0]
-    if missing:
-        return f"images {', '.join(missing)} are missing; run docker/build-images.sh"
-    return ""
-
-
-_WHY = _unavailable()
-if _WHY:
-    if REQUIRE:
-        raise RuntimeError(f"CASCADE_REQUIRE_DOCKER=1 but {_WHY}")
-    pytest.skip(_WHY, allow_module_level=True)
+skip_module_without_compose()
 
 
 def _flavours() -> list[object]:
