@@ -200,3 +200,12 @@ def test_a_delay_on_one_path_holds_only_that_paths_errors(engine, conn):
     assert status == 503 and took >= 0.24, took
     status, _body, took = timed(conn, path="/fast")
     assert status == 503 and took < 0.2, took
+
+
+def test_a_delay_percent_is_within_a_binomial_margin_over_200_requests(engine, conn):
+    # the delay's share is the fault filter's own draw (not a route's), so it gets its own test
+    engine.apply(EDGE, [HttpRule(action="delay", delay_ms=100, percent=50)])
+    n = 200
+    held = sum(timed(conn)[2] >= 0.095 for _ in range(n))  # a delayed answer takes >= 100 ms
+    margin = 4 * math.sqrt(n * 0.5 * 0.5)
+    assert abs(held - 0.5 * n) <= margin, f"{held} of {n} delayed, wanted {0.5 * n:.0f} +- {margin:.0f}"
