@@ -96,7 +96,7 @@ class Holder:
             return None
         served = engine.served_all()
         return {"engine": f"envoy {ENVOY_VERSION}", "admin": engine.admin_url, "edges": [
-            {"edge": edge, "listen": f"127.0.0.1:{e.listen_port}", "version": served[edge][0],
+            {"edge": edge, "listen": f"{engine.listen_host}:{e.listen_port}", "version": served[edge][0],
              "rules": [describe_route(r) for r in served[edge][1] if r.get("name") != "callee"]}
             for edge, e in sorted(engine.edges.items())]}
 

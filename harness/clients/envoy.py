@@ -421,11 +421,12 @@ class EnvoyEngine:
         so a killed runner's Envoy is reaped like its Toxiproxy), then calls `await_ready`.
         `envoy`: the binary the command names (in a container, the image's); default find_envoy().
         """
-        for e in self.edges.values():
-            (self.routes_dir / e.slug).mkdir(parents=True, exist_ok=True)
+        dirs = [self.workdir, self.routes_dir, *(self.routes_dir / e.slug for e in self.edges.values())]
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
             if self.file_mode is not None:  # readable and searchable by an Envoy running as another user
-                (self.routes_dir / e.slug).chmod(self.file_mode | 0o111)
-                self.routes_dir.chmod(self.file_mode | 0o111)
+                d.chmod(self.file_mode | 0o111)
+        for e in self.edges.values():
             self._write(e, ())
         config = self.workdir / "envoy.json"
         config.write_text(json.dumps(bootstrap(list(self.edges.values()), admin_port=self.admin_port,
@@ -446,8 +447,7 @@ class EnvoyEngine:
                 raise ProvisionError(f"envoy did not get ready in {timeout_s:.0f} s; its log: "
                                      f"{log}: {' | '.join(tail)}")
             time.sleep(0.02)
-        for edge in self.edges:
-            self._await_version(edge)
+        self._await_versions(list(self.edges))
 
     def start(self) -> EnvoyEngine:
         """Start Envoy as this object's own child (for tests and tools; a runtime uses prepare/await_ready)."""
@@ -532,15 +532,21 @@ class EnvoyEngine:
         os.replace(tmp, self.routes_dir / e.slug / ROUTES_FILE)  # a move: what the watched directory reacts to
 
     def _await_version(self, edge: str) -> int:
-        want = self.versions[edge]
+        self._await_versions([edge])
+        return self.versions[edge]
+
+    def _await_versions(self, edges: Sequence[str]) -> None:
+        """Until Envoy serves the version last written on every one of `edges` (one /config_dump a poll)."""
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while True:
-            version, _routes = self.served(edge)
-            if version == str(want):
-                return want
+            served = {edges[0]: self.served(edges[0])} if len(edges) == 1 else self.served_all()
+            behind = [e for e in edges if served[e][0] != str(self.versions[e])]
+            if not behind:
+                return
             if time.monotonic() > deadline:
-                raise VerificationFailed(f"envoy serves routes version {version or 'none'} on {edge} "
-                                         f"{APPLY_TIMEOUT_S:.0f} s after version {want} was written")
+                e = behind[0]
+                raise VerificationFailed(f"envoy serves routes version {served[e][0] or 'none'} on {e} "
+                                         f"{APPLY_TIMEOUT_S:.0f} s after version {self.versions[e]} was written")
             time.sleep(POLL_S)
 
     def _ready(self) -> bool:

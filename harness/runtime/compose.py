@@ -327,10 +327,7 @@ class ComposeRuntime(BaseRuntime):
         self._engine = EnvoyEngine(engine_listeners(self.topology, self.engine_ports), admin_port=ENVOY_ADMIN_PORT,
                                    workdir=workdir, served_workdir=Path(ENVOY_DIR),
                                    listen_host="0.0.0.0", admin_host="0.0.0.0", file_mode=0o644)
-        command = self._engine.prepare(envoy="/usr/local/bin/envoy")
-        for d in (workdir, workdir / "routes"):
-            d.chmod(0o755)
-        return workdir, command
+        return workdir, self._engine.prepare(envoy="/usr/local/bin/envoy")
 
     def _await_engine(self) -> None:
         """Until Envoy answers on its published admin port and serves every edge's at-rest routes; then `engine`."""
