@@ -58,10 +58,14 @@ def test_two_workers_find_a_brittle_failure_shrink_it_and_the_journal_replays(tm
     seen: dict[int, int] = {}
     result = explore(spec, workers=2, worker_progress=lambda w, p: seen.__setitem__(w, p.examples))
     assert result.failed, f"no failure in {result.examples} examples on brittle:{KNOB}"
-    assert set(seen) == {0, 1}, f"workers that reported progress: {sorted(seen)}"
+    # The worker that found the failure explored; the other may have been stopped before its first
+    # example (its mesh still starting), which is the pool doing its job. That both explore is
+    # shown on the resilient mesh below, where nothing stops them early.
+    finder = [w for w in (0, 1) if result.journal.seed == worker_seed(SEED, w)]
+    assert len(finder) == 1, f"journal seed {result.journal.seed} is no worker's"
+    assert seen.get(finder[0], 0) >= 1, f"the finder, worker {finder[0]}, reported no example: {seen}"
     injected = [s.fault for s in result.journal.steps if s.action == "inject"]
     assert 1 <= len(injected) <= 2, [f.describe() for f in injected]
-    assert result.journal.seed in (worker_seed(SEED, 0), worker_seed(SEED, 1))
     assert Journal.load(result.journal_path) == result.journal
     assert list((tmp_path / "state").glob("worker-*/runs/*/state.json")) == []  # both meshes are down
     with Mesh(load_topology(BUNDLED), mode=f"brittle:{KNOB}", state_dir=tmp_path / "replay") as mesh:
