@@ -65,6 +65,8 @@ class Mesh:
         self._cuts: dict[str, int] = {}  # edge -> how many active faults hold its proxy disabled
         self._cuts_lock = threading.Lock()
         self.started = False
+        self._config_sources: dict[str, ConfigSource] = {}  # [config.NAME] -> its source, built on first use
+        self._config_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -165,9 +167,25 @@ class Mesh:
             self.runtime.restart(name)
         return order
 
-    def config(self) -> ConfigSource:
-        """The topology's config source (what BadConfig and explore_config push through), from the registry."""
-        return make_config_source(self.topology.config_source, self)
+    def config(self, source: str | None = None) -> ConfigSource:
+        """The config source `source` ([config.NAME]; None: the only one), what BadConfig and explore_config push through.
+
+        One object per source and mesh, so what it snapshotted before a push is there to restore.
+        A topology with no [config] table and no config_service gets [mesh] config_source's
+        registered source (default "http", which then asks for a config_service).
+        """
+        if not self.topology.config_sources:
+            if source:
+                self.topology.config_source_named(source)  # raises: names the fix
+            return make_config_source(self.topology.config_source, self)
+        spec = self.topology.config_source_named(source)
+        with self._config_lock:
+            built = self._config_sources.get(spec.name)
+            if built is None:
+                kind = self.topology.config_source if spec.kind == "http" and spec.service == self.topology.config_service \
+                    else spec.kind
+                built = self._config_sources[spec.name] = make_config_source(kind, self, spec)
+            return built
 
     # -- talking to services -------------------------------------------------------
 

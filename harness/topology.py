@@ -16,6 +16,9 @@ A topology is written in TOML (or built in Python) and read by both runtimes:
                 and {data} (a per-run folder for the service's data that outlives a Kill)
     [edges]     "caller->callee": the env var that carries callee's address into caller
     [journeys]  user-visible flows: entry request, edges crossed, time budget, contracts
+    [config.X]  a config source named X: where services read config (file, env, etcd, http), who
+                reads it (consumers: their journeys are a push's blast radius), how it is reloaded
+                and how the harness knows it was applied (ConfigSourceSpec; docs/config-faults.md)
 
 Every problem is reported as `InvalidTopology` naming the field, e.g.
 `edges."gateway->auht": unknown service 'auht'; services are: auth, gateway, redis`.
@@ -23,6 +26,7 @@ Every problem is reported as `InvalidTopology` naming the field, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -35,6 +39,9 @@ from .errors import InvalidTopology
 
 __all__ = [
     "AT_REST_VERDICTS",
+    "CONFIG_FORMATS",
+    "CONFIG_KINDS",
+    "ConfigSourceSpec",
     "Edge",
     "Journey",
     "Readback",
@@ -137,6 +144,72 @@ class Journey:
     at_rest: str = "full"  # the verdict it answers before any fault (the baseline gate holds it to that)
 
 
+CONFIG_KINDS = ("file", "env", "etcd", "http")
+CONFIG_FORMATS = ("json", "yaml", "toml", "raw")
+_SIGNALS = ("HUP", "USR1", "USR2", "INT", "TERM", "QUIT")
+_FORMAT_BY_SUFFIX = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
+
+
+@dataclass(frozen=True)
+class ConfigSourceSpec:
+    """One `[config.NAME]` table: where some services read their config, and how a push reaches them.
+
+    kind       file | env | etcd | http
+    consumers  the services that read it; a push's blast radius is every journey crossing one
+    reload     how consumers pick a change up: "watch" (they re-read by themselves), "signal:HUP"
+               (any of HUP, USR1, USR2, INT, TERM, QUIT), "restart", "http:POST /reload";
+               an env source is always "restart"
+    applied    how the harness knows it took effect (docs/config-faults.md):
+               within_ms = N  wait at most N ms (alone: waited, not observed)
+               log = "regex"  a line every consumer logs after the push (observed)
+               rejected = "regex"  a line meaning a consumer refused it and kept its last good one
+               http = "GET /path"  each consumer answers with the new content's sha256 (or, for
+                                   etcd, its revision) in the body once it runs it (observed)
+    """
+
+    name: str
+    kind: str
+    consumers: tuple[str, ...]
+    path: str = ""  # file: relative to the topology's folder (local runtime) or absolute
+    container_path: str = ""  # file, compose: where the file is inside the consumers' containers
+    format: str = "json"  # file, etcd: how a patch is applied (raw: only whole documents)
+    reload: str = "watch"
+    applied: Mapping[str, Any] = field(default_factory=dict)
+    allow_outside: bool = False  # file: a path outside the topology's folder is allowed
+    var: str = ""  # env: the variable
+    endpoints: str = ""  # etcd: "http://{service}" or "http://127.0.0.1:2379"
+    key: str = ""  # etcd: the key
+    service: str = ""  # http: the service speaking the config-service protocol
+
+    @property
+    def signal(self) -> str:
+        """The signal name of a `signal:X` reload ("" for other reloads)."""
+        return self.reload.partition(":")[2] if self.reload.startswith("signal:") else ""
+
+    @property
+    def reload_request(self) -> tuple[str, str] | None:
+        """(method, path) of an `http:METHOD /path` reload, or None."""
+        if not self.reload.startswith("http:"):
+            return None
+        method, _, path = self.reload[5:].partition(" ")
+        return method, path
+
+    @property
+    def within_ms(self) -> int | None:
+        value = self.applied.get("within_ms")
+        return None if value is None else int(value)
+
+    @property
+    def observed(self) -> bool:
+        """True when `applied` names something the consumers show (a log line or an HTTP answer)."""
+        return "log" in self.applied or "http" in self.applied
+
+    def file_path(self, root: Path) -> Path:
+        """The file's host path: `path` under `root` unless absolute (not resolved: see confine_path)."""
+        p = Path(self.path)
+        return p if p.is_absolute() else root / p
+
+
 @dataclass(frozen=True)
 class Topology:
     """The whole declaration; construct with `Topology.build` or `load_topology`."""
@@ -155,6 +228,8 @@ class Topology:
     explore_config: Mapping[str, Any] = field(default_factory=dict)  # config patch in force while exploring
     config_source: str = "http"  # the registered config source (harness/config/) config pushes go through
     config_apply_s: float = CONFIG_APPLY_S  # how long a service may take to apply a pushed config version
+    # [config.X] tables, plus one "http" source for [mesh] config_service (named after its service)
+    config_sources: Mapping[str, ConfigSourceSpec] = field(default_factory=dict)
 
     # -- queries (pure) --------------------------------------------------
 
@@ -179,6 +254,21 @@ class Topology:
                 f"unknown journey {name!r}; journeys are: {', '.join(sorted(self.journeys))}"
             )
         return self.journeys[name]
+
+    def config_source_named(self, name: str | None = None) -> ConfigSourceSpec:
+        """The config source `name`, or the only one when `name` is None; InvalidTopology naming the fix."""
+        if name is None or name == "":
+            if len(self.config_sources) == 1:
+                return next(iter(self.config_sources.values()))
+            if not self.config_sources:
+                raise InvalidTopology("this topology declares no config source; add a [config.NAME] table "
+                                      "(kind = \"file\", \"env\", \"etcd\" or \"http\"; docs/config-faults.md)")
+            raise InvalidTopology(f"this topology has {len(self.config_sources)} config sources "
+                                  f"({', '.join(sorted(self.config_sources))}); say which with source=\"NAME\"")
+        if name not in self.config_sources:
+            raise InvalidTopology(f"unknown config source {name!r}; config sources are: "
+                                  f"{', '.join(sorted(self.config_sources)) or '(none: add a [config.NAME] table)'}")
+        return self.config_sources[name]
 
     def edges_from(self, service: str) -> tuple[Edge, ...]:
         return tuple(e for e in self.edges.values() if e.caller == service)
@@ -240,7 +330,7 @@ def parse_edge_name(name: object) -> tuple[str, str]:
 def _parse(data: Mapping[str, Any], root: Path) -> Topology:
     if not isinstance(data, Mapping):
         raise InvalidTopology(f"a topology must be a table, got {type(data).__name__}")
-    _only(data, "topology", {"mesh", "services", "edges", "journeys"})
+    _only(data, "topology", {"mesh", "services", "edges", "journeys", "config"})
     mesh = _table(data, "mesh", "mesh", required=False)
     _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service",
                          "compose_file", "explore_config", "config_source", "config_apply_s"})
@@ -289,6 +379,21 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         n: _journey(n, j, services, edges)
         for n, j in _table(data, "journeys", "topology", required=False).items()
     }
+    config_sources = {n: _config_source(n, c, services, root)
+                      for n, c in _table(data, "config", "topology", required=False).items()}
+    for n, c in list(config_sources.items()):
+        if c.kind == "http" and not c.consumers:  # who reads an HTTP config service: whoever calls it
+            readers = tuple(sorted(e.caller for e in edges.values() if e.callee == c.service))
+            config_sources[n] = dataclasses.replace(c, consumers=readers)
+    if config_service:
+        legacy = config_service
+        if legacy in config_sources and config_sources[legacy].service != config_service:
+            raise InvalidTopology(f"config.{legacy}: the name is taken by mesh.config_service's own source; "
+                                  "rename the table or drop mesh.config_service")
+        if not any(c.kind == "http" and c.service == config_service for c in config_sources.values()):
+            readers = tuple(sorted(e.caller for e in edges.values() if e.callee == config_service))
+            config_sources[legacy] = ConfigSourceSpec(name=legacy, kind="http", consumers=readers,
+                                                      service=config_service)
     return Topology(
         name=name,
         services=services,
@@ -304,7 +409,149 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         explore_config=explore_config,
         config_source=config_source,
         config_apply_s=float(apply_s),
+        config_sources=config_sources,
     )
+
+
+def _config_source(name: str, c: Any, services: Mapping[str, Service], root: Path) -> ConfigSourceSpec:
+    where = f"config.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidTopology(f"{where}: config source names are lowercase letters, digits, _ or - (got {name!r})")
+    if not isinstance(c, Mapping):
+        raise InvalidTopology(f"{where}: must be a table like {{ kind = \"file\", path = \"config/app.json\", "
+                              f"consumers = [\"app\"] }}, got {c!r}")
+    kind = _str(c, "kind", where)
+    if kind not in CONFIG_KINDS:
+        raise InvalidTopology(f"{where}.kind: {kind!r} is not one of {', '.join(CONFIG_KINDS)}")
+    keys = {"kind", "consumers"} | {
+        "file": {"path", "container_path", "format", "reload", "applied", "allow_outside"},
+        "env": {"var", "applied"},
+        "etcd": {"endpoints", "key", "format", "reload", "applied"},
+        "http": {"service"},
+    }[kind]
+    for key in c:
+        if key not in keys:
+            raise InvalidTopology(f"{where}: unknown field {key!r} for kind = {kind!r}; allowed: {', '.join(sorted(keys))}")
+    consumers = _str_list(c, "consumers", where)
+    for svc in consumers:
+        if svc not in services:
+            raise InvalidTopology(f"{where}.consumers: unknown service {svc!r}; services are: {', '.join(sorted(services))}")
+    if len(set(consumers)) != len(consumers):
+        raise InvalidTopology(f"{where}.consumers: {consumers!r} names a service twice")
+    fields: dict[str, Any] = {}
+    if kind == "http":
+        service = _str(c, "service", where)
+        if service not in services:
+            raise InvalidTopology(f"{where}.service: unknown service {service!r}; services are: {', '.join(sorted(services))}")
+        fields["service"] = service
+    elif not consumers:
+        raise InvalidTopology(f"{where}.consumers: name the services that read this config, e.g. "
+                              f"consumers = [\"{sorted(services)[0]}\"]; their journeys are a push's blast radius")
+    if kind == "file":
+        path = _str(c, "path", where)
+        allow = c.get("allow_outside", False)
+        if not isinstance(allow, bool):
+            raise InvalidTopology(f"{where}.allow_outside: must be true or false, got {allow!r}")
+        if "\0" in path:
+            raise InvalidTopology(f"{where}.path: {path!r} contains a NUL byte")
+        if not allow:
+            inside = _lexically_inside(Path(path), root)
+            if not inside:
+                raise InvalidTopology(f"{where}.path: {path!r} is outside the topology's folder {str(root)!r}; "
+                                      "move the file under it, or set allow_outside = true to write there on purpose")
+        container_path = _str(c, "container_path", where, default="")
+        if container_path and not container_path.startswith("/"):
+            raise InvalidTopology(f"{where}.container_path: must be an absolute path inside the container, "
+                                  f"got {container_path!r}")
+        default_format = _FORMAT_BY_SUFFIX.get(Path(path).suffix.lower(), "raw")
+        fields.update(path=path, container_path=container_path, allow_outside=allow,
+                      format=_config_format(c, where, default_format))
+    if kind == "env":
+        var = _str(c, "var", where)
+        if not _ENV.match(var):
+            raise InvalidTopology(f"{where}.var: {var!r} is not an environment variable name")
+        if len(consumers) != 1:
+            raise InvalidTopology(f"{where}.consumers: an env source is a variable of one service, got {consumers!r}; "
+                                  "declare one [config.X] per service")
+        fields.update(var=var, reload="restart")
+    if kind == "etcd":
+        endpoints = _str(c, "endpoints", where)
+        m = re.fullmatch(r"http://(\{([a-z][a-z0-9_-]*)\}|127\.\d+\.\d+\.\d+:\d+|localhost:\d+)", endpoints)
+        if not m:
+            raise InvalidTopology(f"{where}.endpoints: {endpoints!r} must be \"http://{{service}}\" (an etcd service of "
+                                  "this topology) or \"http://127.0.0.1:PORT\"")
+        if m.group(2) and m.group(2) not in services:
+            raise InvalidTopology(f"{where}.endpoints: unknown service {m.group(2)!r}; services are: "
+                                  f"{', '.join(sorted(services))}")
+        key = _str(c, "key", where)
+        if not key.startswith("/") and not re.fullmatch(r"[\w./:-]+", key):
+            raise InvalidTopology(f"{where}.key: {key!r} is not a plain etcd key like \"/chirp/flags\"")
+        fields.update(endpoints=endpoints, key=key, format=_config_format(c, where, "json"))
+    if kind in ("file", "etcd"):
+        fields["reload"] = _config_reload(c, where)
+    if kind != "http":
+        fields["applied"] = _config_applied(c, where)
+    return ConfigSourceSpec(name=name, kind=kind, consumers=tuple(consumers), **fields)
+
+
+def _lexically_inside(path: Path, root: Path) -> bool:
+    """Whether `path` (relative to `root` unless absolute) stays under `root` once `..` is folded (no I/O)."""
+    import os.path
+
+    full = os.path.normpath(path if path.is_absolute() else root / path)
+    base = os.path.normpath(root)
+    return full == base or full.startswith(base.rstrip("/") + "/")
+
+
+def _config_format(c: Mapping[str, Any], where: str, default: str) -> str:
+    fmt = _str(c, "format", where, default=default)
+    if fmt not in CONFIG_FORMATS:
+        raise InvalidTopology(f"{where}.format: {fmt!r} is not one of {', '.join(CONFIG_FORMATS)}")
+    return fmt
+
+
+def _config_reload(c: Mapping[str, Any], where: str) -> str:
+    reload = _str(c, "reload", where, default="watch")
+    if reload in ("watch", "restart"):
+        return reload
+    if reload.startswith("signal:"):
+        sig = reload[7:].upper().removeprefix("SIG")
+        if sig not in _SIGNALS:
+            raise InvalidTopology(f"{where}.reload: {reload!r} names no signal Cascade sends; use signal:"
+                                  + " or signal:".join(_SIGNALS))
+        return f"signal:{sig}"
+    m = re.fullmatch(r"http:(GET|POST|PUT) (/\S*)", reload)
+    if m:
+        return reload
+    raise InvalidTopology(f"{where}.reload: {reload!r} is not one of \"watch\", \"signal:HUP\", \"restart\", "
+                          "\"http:POST /reload\"")
+
+
+def _config_applied(c: Mapping[str, Any], where: str) -> dict[str, Any]:
+    applied = dict(_table(c, "applied", where, required=False))
+    awhere = f"{where}.applied"
+    _only(applied, awhere, {"within_ms", "log", "rejected", "http"})
+    if "within_ms" in applied:
+        ms = applied["within_ms"]
+        if isinstance(ms, bool) or not isinstance(ms, int) or not 0 < ms <= 600_000:
+            raise InvalidTopology(f"{awhere}.within_ms: must be a whole number of milliseconds in (0, 600000], got {ms!r}")
+    for key in ("log", "rejected"):
+        if key in applied:
+            pattern = _str(applied, key, awhere)
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise InvalidTopology(f"{awhere}.{key}: {pattern!r} is not a regular expression ({exc})") from None
+    if "rejected" in applied and "log" not in applied:
+        raise InvalidTopology(f"{awhere}.rejected: needs log = \"regex\" too (the line that says it applied)")
+    if "http" in applied:
+        req = _str(applied, "http", awhere)
+        if not re.fullmatch(r"GET /\S*", req):
+            raise InvalidTopology(f"{awhere}.http: {req!r} must be \"GET /path\", a path each consumer answers "
+                                  "with the config's sha256 or version")
+    if "log" in applied and "http" in applied:
+        raise InvalidTopology(f"{awhere}: declare log or http, not both")
+    return applied
 
 
 def _service(name: str, s: Any) -> Service:
@@ -559,6 +806,9 @@ def _plain(topo: Topology) -> dict[str, Any]:
         # Only when not the default, so the digests of topologies written before these keys stay the same.
         **({"config_source": topo.config_source} if topo.config_source != "http" else {}),
         **({"config_apply_s": topo.config_apply_s} if topo.config_apply_s != CONFIG_APPLY_S else {}),
+        **({"config": {n: {k: v for k, v in vars(c).items() if v not in ("", (), {}, False)}
+                       for n, c in sorted(topo.config_sources.items())}}
+           if any(c.kind != "http" or c.name != c.service for c in topo.config_sources.values()) else {}),
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {

@@ -82,13 +82,14 @@ def read_state(mesh: Mesh, service: str) -> ServiceState | Unknown:
     return parse_state(service, r.status, r.body, r.error)
 
 
-def consumers_applied(mesh: Mesh, version: int, *, source_service: str = "") -> Applied:
-    """One reading of every HTTP service but the source itself: who runs `version`, is behind, rejected it, cannot say."""
+def consumers_applied(mesh: Mesh, version: int, *, source_service: str = "",
+                      consumers: tuple[str, ...] | None = None) -> Applied:
+    """One reading of the consumers (default: every HTTP service but the source): who runs `version`, is behind, rejected it, cannot say."""
     running, rejected = [], []
     behind: dict[str, int] = {}
     unknown: dict[str, str] = {}
     for name, svc in mesh.topology.services.items():
-        if not svc.http or name == source_service:
+        if not svc.http or name == source_service or (consumers is not None and name not in consumers):
             continue  # a TCP service (a datastore) reads no config; the source serves it
         state = read_state(mesh, name)
         if isinstance(state, Unknown):

@@ -1,13 +1,15 @@
-"""The config-source extension point: one interface, a registry by name, and the wait for consumers to apply a version.
+"""The config-source extension point: one interface, a registry by kind, and the wait for consumers to apply a version.
 
-    topology [mesh] config_source = "http" ──> make_config_source("http", mesh) ──> a ConfigSource
+    topology [config.NAME] kind = "file" ──> make_config_source("file", mesh, spec) ──> a ConfigSource
+    topology [mesh] config_source = "http" (no [config] tables) ──> make_config_source("http", mesh)
     BadConfig / explore_config ──> source.push(raw) ... source.rollback(before, expect_raw=...)
                                    await_applied(source, version): every consumer runs it, or the declared wait
 
-A new source is one module beside this one that registers a factory:
+A new kind is one module beside this one that registers a factory taking the mesh and, when the
+topology declares the source in a [config.NAME] table, its ConfigSourceSpec:
 
     @register_config_source("file")
-    def file_source(mesh: Mesh) -> ConfigSource: ...
+    def file_source(mesh: Mesh, spec: ConfigSourceSpec | None = None) -> ConfigSource: ...
 
 and its tests; nothing else branches on a source's name.
 """
@@ -24,7 +26,7 @@ from ..errors import MeshError, UsageError
 
 if TYPE_CHECKING:
     from ..clients.probe import Response
-    from ..topology import Topology
+    from ..topology import ConfigSourceSpec, Topology
 
 __all__ = [
     "Applied",
@@ -78,6 +80,9 @@ class Applied:
     behind: Mapping[str, int] = field(default_factory=dict)  # service -> the earlier version it still runs
     rejected: tuple[str, ...] = ()  # were offered `version` and refused it (kept an earlier one)
     unknown: Mapping[str, str] = field(default_factory=dict)  # service -> why the harness cannot know
+    # how it is known: "observed" (the consumers said so: a version, a log line, an HTTP answer, a
+    # restart that became healthy) or "waited" (only the declared applied.within_ms passed)
+    evidence: str = "observed"
 
     @property
     def settled(self) -> bool:
@@ -115,7 +120,7 @@ class ConfigSource(Protocol):
         ...
 
 
-SourceFactory = Callable[["Mesh"], ConfigSource]
+SourceFactory = Callable[..., ConfigSource]  # factory(mesh) or factory(mesh, spec)
 CONFIG_SOURCES: dict[str, SourceFactory] = {}  # name -> factory(mesh); filled by register_config_source
 
 F = TypeVar("F", bound=SourceFactory)
@@ -137,14 +142,14 @@ def register_config_source(name: str) -> Callable[[F], F]:
     return register
 
 
-def make_config_source(name: str, mesh: Mesh) -> ConfigSource:
-    """The config source registered as `name`, built for `mesh`; UsageError naming the registered ones."""
+def make_config_source(name: str, mesh: Mesh, spec: ConfigSourceSpec | None = None) -> ConfigSource:
+    """The config source registered as `name`, built for `mesh` (and `spec`, a [config.X] table); UsageError naming the registered ones."""
     factory = CONFIG_SOURCES.get(name)
     if factory is None:
         raise UsageError(f"unknown config source {name!r} (topology [mesh] config_source); registered: "
                          f"{', '.join(sorted(CONFIG_SOURCES)) or '(none)'}; register one with "
                          "@harness.config.register_config_source(name)")
-    source = factory(mesh)
+    source = factory(mesh) if spec is None else factory(mesh, spec)
     if not isinstance(source, ConfigSource):
         missing = [m for m in ("current", "push", "rollback", "history", "applied") if not hasattr(source, m)]
         raise UsageError(f"config source {name!r} built a {type(source).__name__} that lacks {', '.join(missing)}; "

@@ -25,6 +25,7 @@ from .applied import consumers_applied
 from .base import Applied, ConfigVersion, register_config_source
 
 if TYPE_CHECKING:
+    from ..topology import ConfigSourceSpec
     from .base import Mesh
 
 __all__ = ["ConfigClient", "ConfigVersion", "http_source"]
@@ -106,12 +107,14 @@ def _json(r: Response, what: str) -> Any:
 
 
 @register_config_source("http")
-def http_source(mesh: Mesh) -> ConfigClient:
-    """The topology's [mesh] config_service, spoken to over the config-service protocol above."""
-    svc = mesh.topology.config_service
+def http_source(mesh: Mesh, spec: ConfigSourceSpec | None = None) -> ConfigClient:
+    """A [config.X] kind = "http" source, or the topology's [mesh] config_service, spoken to over the protocol above."""
+    svc = spec.service if spec is not None else mesh.topology.config_service
     if not svc:
         raise UsageError("config source \"http\" needs the service that serves the config: add config_service = "
                          "\"<service>\" under [mesh] in the topology (config faults and explore_config push through it)")
     host, port = mesh.address(svc)
     return ConfigClient(host, port, mesh.runtime.secret,
-                        consumers=lambda version: consumers_applied(mesh, version, source_service=svc))
+                        consumers=lambda version: consumers_applied(
+                            mesh, version, source_service=svc,
+                            consumers=spec.consumers if spec is not None and spec.consumers else None))

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import InvalidFault, UsageError
+from ..errors import InvalidFault, InvalidTopology, UsageError
 from .base import DrawContext, FaultKind, Undo, register_fault_kind
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ class BadConfig(FaultKind):
     patch: Mapping[str, Any] | None = None
     raw: str | None = None
     name: str = ""
+    source: str = ""  # the [config.NAME] it goes to; "" when the topology has exactly one source
 
     kind: ClassVar[str] = "bad_config"
     category: ClassVar[str] = "config"
@@ -128,6 +129,8 @@ class BadConfig(FaultKind):
             raise InvalidFault(f"BadConfig.raw must be a str, got {type(self.raw).__name__}")
         if not isinstance(self.name, str):
             raise InvalidFault(f"BadConfig.name must be a str, got {self.name!r}")
+        if not isinstance(self.source, str):
+            raise InvalidFault(f"BadConfig.source must be the name of a [config.NAME] table, got {self.source!r}")
 
     def __hash__(self) -> int:  # the mappings are copies we never mutate; hash their JSON
         return hash(json.dumps(self.params(), sort_keys=True))
@@ -135,7 +138,7 @@ class BadConfig(FaultKind):
     # -- ready-made bad configs, generic over any JSON document ------------
 
     @classmethod
-    def malformed(cls, document: Mapping[str, Any] | None = None) -> BadConfig:
+    def malformed(cls, document: Mapping[str, Any] | None = None, *, source: str = "") -> BadConfig:
         """Truncated JSON: `document` serialised and cut in half, or a fixed truncated text."""
         text = MALFORMED_JSON
         if document is not None:
@@ -144,34 +147,36 @@ class BadConfig(FaultKind):
             _check_json(document, "BadConfig.malformed document")
             full = json.dumps(document)
             text = full[: max(1, len(full) // 2)]
-        return cls(raw=text, name="malformed")
+        return cls(raw=text, name="malformed", source=source)
 
     @classmethod
-    def wrong_type(cls, path: str, value: Any) -> BadConfig:
+    def wrong_type(cls, path: str, value: Any, *, source: str = "") -> BadConfig:
         """The key at `path` set to `value`, a value of the wrong JSON type for it."""
-        return cls(patch={_path(path, "BadConfig.wrong_type"): value}, name=f"wrong_type {path}")
+        return cls(patch={_path(path, "BadConfig.wrong_type"): value}, name=f"wrong_type {path}", source=source)
 
     @classmethod
-    def missing_section(cls, path: str) -> BadConfig:
+    def missing_section(cls, path: str, *, source: str = "") -> BadConfig:
         """The key (or whole section) at `path` removed, like the deleted rate-limit config."""
-        return cls(patch={_path(path, "BadConfig.missing_section"): DELETE}, name=f"missing_section {path}")
+        return cls(patch={_path(path, "BadConfig.missing_section"): DELETE}, name=f"missing_section {path}", source=source)
 
     @classmethod
-    def out_of_range(cls, path: str, value: Any) -> BadConfig:
+    def out_of_range(cls, path: str, value: Any, *, source: str = "") -> BadConfig:
         """The key at `path` set to a well-typed but out-of-range `value` (negative limit, 0 timeout)."""
-        return cls(patch={_path(path, "BadConfig.out_of_range"): value}, name=f"out_of_range {path}")
+        return cls(patch={_path(path, "BadConfig.out_of_range"): value}, name=f"out_of_range {path}", source=source)
 
     @classmethod
     def from_spec(cls, target: str, **params: Any) -> BadConfig:
         """Build from a form ("document", "patch", "raw") or a preset name, as the CLI and journals do."""
         makers: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
-            "document": (lambda document, name="": cls(document, name=name), ("document",), ("name",)),
-            "patch": (lambda patch, name="": cls(patch=_ops_to_patch(patch), name=name), ("patch",), ("name",)),
-            "raw": (lambda raw, name="": cls(raw=raw, name=name), ("raw",), ("name",)),
-            "malformed": (cls.malformed, (), ("document",)),
-            "wrong_type": (cls.wrong_type, ("path", "value"), ()),
-            "missing_section": (cls.missing_section, ("path",), ()),
-            "out_of_range": (cls.out_of_range, ("path", "value"), ()),
+            "document": (lambda document, name="", source="": cls(document, name=name, source=source), ("document",),
+                         ("name", "source")),
+            "patch": (lambda patch, name="", source="": cls(patch=_ops_to_patch(patch), name=name, source=source),
+                      ("patch",), ("name", "source")),
+            "raw": (lambda raw, name="", source="": cls(raw=raw, name=name, source=source), ("raw",), ("name", "source")),
+            "malformed": (cls.malformed, (), ("document", "source")),
+            "wrong_type": (cls.wrong_type, ("path", "value"), ("source",)),
+            "missing_section": (cls.missing_section, ("path",), ("source",)),
+            "out_of_range": (cls.out_of_range, ("path", "value"), ("source",)),
         }
         if target not in makers:
             raise InvalidFault(f"bad_config has no form {target!r}; forms are: {', '.join(makers)}")
@@ -204,7 +209,7 @@ class BadConfig(FaultKind):
             body: Any = [["delete", p] if v is DELETE else ["set", p, v] for p, v in self.patch.items()]
         else:
             body = getattr(self, self.form)
-        return {self.form: body, "name": self.name}
+        return {self.form: body, "name": self.name, **({"source": self.source} if self.source else {})}
 
     def describe(self) -> str:
         if self.patch is not None:
@@ -213,11 +218,33 @@ class BadConfig(FaultKind):
             summary = f"document with keys {', '.join(map(str, self.document)) or '(none)'}"
         else:
             summary = f"raw {self.raw!r}"
-        line = f"BadConfig({self.name or self.form}: {summary})"
+        line = f"BadConfig({self.name or self.form}{' to ' + self.source if self.source else ''}: {summary})"
         return line if len(line) <= 160 else line[:156] + "...)"
 
-    def validate(self, topology: object) -> None:
-        """Nothing to check against a topology: where the push goes is the config-push client's business."""
+    def validate(self, topology: Any) -> None:
+        """The source exists (or is the only one) and can take this form: a patch needs a document to patch."""
+        spec = self._spec(topology)
+        if spec is None or self.patch is None:
+            return
+        if spec.kind in ("file", "etcd") and spec.format == "raw":
+            raise InvalidFault(f"BadConfig: config.{spec.name} is format = \"raw\", so a patch has no document to "
+                               "apply to; push raw= text (or set format = json, yaml or toml in its table)")
+        if spec.kind == "env" and set(self.patch) != {spec.var}:
+            raise InvalidFault(f"BadConfig: config.{spec.name} is the variable {spec.var}; patch only "
+                               f"{{{spec.var!r}: value}}, got {', '.join(map(repr, self.patch))}")
+
+    def _spec(self, topology: Any) -> Any:
+        """The [config.X] this push goes to; None for a topology with none (the registered [mesh] config_source)."""
+        sources = getattr(topology, "config_sources", None)
+        if not sources:
+            if self.source:
+                raise InvalidFault(f"BadConfig: unknown config source {self.source!r}; this topology declares none "
+                                   "(add a [config.NAME] table)")
+            return None
+        try:
+            return topology.config_source_named(self.source or None)
+        except InvalidTopology as exc:
+            raise InvalidFault(f"BadConfig: {exc}") from None
 
     def edges(self, topology: object) -> tuple[str, ...]:
         return ()
@@ -226,31 +253,44 @@ class BadConfig(FaultKind):
         return ()
 
     def targets(self, topology: Any) -> tuple[str, ...]:
-        """The config service: a bad push reaches everyone who reads the config."""
-        return (topology.config_service,) if getattr(topology, "config_service", None) else ()
+        """Who reads the config: its consumers (and, for an HTTP source, the service serving it).
+
+        Every journey that crosses one is in the push's blast radius.
+        """
+        spec = self._spec(topology)
+        if spec is None:
+            return (topology.config_service,) if getattr(topology, "config_service", None) else ()
+        return tuple(sorted({*spec.consumers, *((spec.service,) if spec.service else ())}))
 
     def exclusive_key(self, config_service: str | None = None) -> tuple[str, str]:
-        """The config service's process key: no push overlaps a Kill, Pause or Restart of it, or another push.
+        """No two pushes to one source overlap; a push to the config service not a Kill, Pause or Restart of it.
 
-        A push and the rollback that reverts it need the config service answering; healed in the
-        other order, a first push's rollback would bring the second back.
+        A push and the rollback that reverts it need the source answering; healed in the other
+        order, a first push's rollback would bring the second back.
         """
+        if self.source and self.source != config_service:
+            return ("config", self.source)
         return ("process", config_service) if config_service else (self.kind, self.target)
 
     def apply(self, mesh: Mesh) -> Undo:
         """Push the document (a patch is applied to the current one); undo rolls back to the version before, verified."""
-        client = mesh.config()
+        self.validate(mesh.topology)
+        client = mesh.config(self.source or None)
         before = client.current()
+        render = getattr(client, "render", None)  # a source in its own format (YAML, TOML, a variable)
+        raw: Any
         if self.raw is not None:
             raw = self.raw
         elif self.document is not None:
-            raw = json.dumps(self.document)
+            raw = render(self.document) if render is not None else json.dumps(self.document)
         else:
             if not isinstance(before.document, dict):
                 raise InvalidFault(
-                    f"BadConfig patch needs the current config to be a JSON object, but version {before.version} is not"
+                    f"BadConfig patch needs the current config to be an object, but version {before.version} is not"
+                    + ("" if before.document is not None else " parseable (it may be a bad config already)")
                 )
-            raw = json.dumps(apply_patch(before.document, self.patch or {}))
+            patched = apply_patch(before.document, self.patch or {})
+            raw = render(patched) if render is not None else json.dumps(patched)
         client.push(raw, note=f"cascade: {self.describe()}")
 
         def undo() -> None:

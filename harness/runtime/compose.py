@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import HarnessError, MeshCrashed, MeshNotReady, ProvisionError, UsageError
+from ..errors import HarnessError, MeshCrashed, MeshError, MeshNotReady, ProvisionError, UsageError
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
 from ..clients.probe import http_request, tcp_open
@@ -411,6 +411,13 @@ class ComposeRuntime(BaseRuntime):
 
     def resume(self, service: str) -> None:
         self.container(service).unpause()
+
+    def signal(self, service: str, signum: int) -> None:
+        """Send `signum` to the container's main process (docker kill --signal), as a reload signal."""
+        c = self.container(service)
+        if not self.is_running(service):
+            raise MeshError(f"{service}'s container is not running; there is no process to send signal {signum} to")
+        c.kill(signal=int(signum))
 
     def restart(self, service: str, *, ready: bool = True) -> None:
         """Restart the container (start it if it is down), read its new published port; wait until healthy, or answering.

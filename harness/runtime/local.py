@@ -28,7 +28,7 @@ from typing import Callable
 
 import psutil
 
-from ..errors import MeshCrashed, MeshNotReady
+from ..errors import MeshCrashed, MeshError, MeshNotReady
 from ..modes import Mode
 from ..paths import state_dir as default_state_dir
 from .ports import PortLease, lease_ports
@@ -243,6 +243,25 @@ class LocalRuntime(BaseRuntime):
         p = self._procs[service]
         self._signal(p, signal.SIGCONT)
         p.paused = False
+
+    def signal(self, service: str, signum: int) -> None:
+        """Send `signum` to `service`'s own process (its main process, as `kill -HUP <pid>` would), not its group."""
+        p = self._procs[service]
+        if p.popen is None or p.popen.poll() is not None:
+            raise MeshError(f"{service} is not running; there is no process to send signal {signum} to")
+        os.kill(p.popen.pid, signum)
+
+    def env_value(self, service: str, var: str) -> str | None:
+        """The value `service`'s process gets (or will get at its next start) for `var`; None if unset."""
+        return self._procs[service].env.get(var)
+
+    def set_env(self, service: str, var: str, value: str | None) -> None:
+        """Give `service` `var` = `value` (None: unset) from its next start on; restart it to apply."""
+        env = self._procs[service].env
+        if value is None:
+            env.pop(var, None)
+        else:
+            env[var] = value
 
     def restart(self, service: str, *, ready: bool = True) -> None:
         """Stop `service` if it runs, start it again on the same port; wait until healthy, or (ready=False) answering.

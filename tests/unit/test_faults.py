@@ -466,7 +466,7 @@ def test_parse_fault(text, expected):
             "document, patch, raw, malformed, wrong_type, missing_section, out_of_range",
         ),
         ("bad_config wrong_type path=a", "bad_config wrong_type needs value="),
-        ("bad_config malformed path=a", "bad_config malformed has no parameter 'path'; it takes: document"),
+        ("bad_config malformed path=a", "bad_config malformed has no parameter 'path'; it takes: document, source"),
     ],
 )
 def test_parse_fault_errors_say_what_is_accepted(text, message):

@@ -1,0 +1,112 @@
+"""A small service of the kind teams write, used to test config sources: not Cascade-aware.
+
+It reads its settings from a JSON file (CONFIG_FILE, re-read every 100 ms) and from the PLAN
+variable, validates them, and keeps the last good settings when a new file is bad:
+
+    GET /quote       200 {"plan": ..., "price": ...}  (402 {"error": "plan 'free' ..."} on the free plan)
+    GET /applied     200 {"sha256": "<of the file it runs>"}
+    GET /health      200
+    POST /reload     re-read the file now (for reload = "http:POST /reload")
+
+It logs "applied config sha256=<hex>" or "rejected config sha256=<hex>: <why>". With WATCH=0 it
+reads the file only at start, on SIGHUP and on POST /reload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PATH = os.environ["CONFIG_FILE"]
+PLAN = os.environ.get("PLAN", "pro")
+WATCH = os.environ.get("WATCH", "1") == "1"
+state = {"settings": None, "sha": "", "seen": ""}
+lock = threading.Lock()
+
+
+def log(line: str) -> None:
+    print(line, flush=True)
+
+
+def load() -> None:
+    try:
+        data = open(PATH, "rb").read()
+    except OSError as exc:
+        log(f"cannot read config: {exc}")
+        return
+    sha = hashlib.sha256(data).hexdigest()
+    with lock:
+        if sha == state["seen"]:
+            return
+        state["seen"] = sha
+    try:
+        settings = json.loads(data)
+        price = settings["price_cents"]
+        if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+            raise ValueError(f"price_cents must be a positive integer, got {price!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        log(f"rejected config sha256={sha}: {exc!r}")
+        return
+    with lock:
+        state["settings"], state["sha"] = settings, sha
+    log(f"applied config sha256={sha}")
+
+
+def watch() -> None:
+    while True:
+        time.sleep(0.1)
+        load()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            return self.answer(200, {"ok": True})
+        if self.path == "/applied":
+            with lock:
+                return self.answer(200, {"sha256": state["sha"]})
+        if self.path == "/quote":
+            if PLAN == "free":
+                return self.answer(402, {"error": "plan 'free' does not include quotes"})
+            with lock:
+                return self.answer(200, {"plan": PLAN, "price": state["settings"]["price_cents"]})
+        self.answer(404, {"error": "no such path"})
+
+    def do_POST(self) -> None:
+        if self.path == "/reload":
+            load()
+            return self.answer(200, {"reloaded": True})
+        self.answer(404, {"error": "no such path"})
+
+    def answer(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def main() -> None:
+    load()
+    if state["settings"] is None:
+        sys.exit(f"no valid config in {PATH}")
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=load).start())
+    if WATCH:
+        threading.Thread(target=watch, daemon=True).start()
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    log(f"listening on {server.server_address[1]} plan={PLAN}")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

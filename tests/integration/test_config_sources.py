@@ -1,0 +1,283 @@
+"""Config sources against real consumers: a file re-read by a service, nginx reloading on SIGHUP, a variable.
+
+Each test copies the consumer (tests/integration/configapp/app.py, a service of the kind teams
+write, not Cascade-aware) and its settings into a fresh folder, declares a [config.X] table,
+pushes through BadConfig, and checks the push was applied (or rejected), its effect on a journey,
+and that the file is back byte for byte afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from harness import Chaos
+from harness.faults import BadConfig
+from harness.mesh import Mesh
+from harness.topology import load_topology
+
+pytestmark = pytest.mark.integration
+
+APP = Path(__file__).parent / "configapp" / "app.py"
+SETTINGS = b'{\n  "price_cents": 250,\n  "currency": "EUR"\n}\n'
+
+
+def folder(tmp_path: Path, config: str, *, env: str = "", extra: str = "") -> Path:
+    root = tmp_path / "system"
+    (root / "conf").mkdir(parents=True)
+    shutil.copy(APP, root / "app.py")
+    (root / "conf" / "settings.json").write_bytes(SETTINGS)
+    os.chmod(root / "conf" / "settings.json", 0o640)
+    (root / "topology.toml").write_text(f'''
+[mesh]
+name = "configapp"
+
+[services.quote]
+command = ["{{python}}", "app.py"]
+env = {{ CONFIG_FILE = "conf/settings.json"{env} }}
+
+[journeys.quote]
+service = "quote"
+path = "/quote"
+edges = []
+budget_ms = 1000
+
+{config}
+{extra}
+''')
+    return root / "topology.toml"
+
+
+@contextlib.contextmanager
+def chaos_of(mesh: Mesh):
+    chaos = Chaos(mesh, observe=False)
+    try:
+        yield chaos
+    finally:
+        chaos.close()
+
+
+def quote(mesh: Mesh) -> tuple[int | None, dict]:
+    r = mesh.request("quote", "GET", "/quote")
+    return r.status, (json.loads(r.body) if r.status else {})
+
+
+@pytest.mark.parametrize("applied", [
+    'applied = { http = "GET /applied", within_ms = 3000 }',
+    'applied = { log = "^applied config", rejected = "^rejected config", within_ms = 3000 }',
+])
+def test_a_watched_file_push_is_observed_applied_its_effect_seen_and_the_file_restored_byte_for_byte(tmp_path, applied):
+    topo = load_topology(folder(tmp_path, f'''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+{applied}
+'''))
+    path = topo.root / "conf" / "settings.json"
+    mode = stat.S_IMODE(path.stat().st_mode)
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        with chaos.inject(BadConfig.out_of_range("price_cents", 900, source="quote")):
+            source = mesh.config("quote")
+            assert source.last_applied.running == ("quote",) and source.last_applied.evidence == "observed"
+            assert quote(mesh) == (200, {"plan": "pro", "price": 900})  # applied when the push returned
+            assert json.loads(path.read_bytes()) == {"price_cents": 900, "currency": "EUR"}
+            assert path.read_bytes().startswith(b"{\n  ")  # written back in the file's own layout
+        assert path.read_bytes() == SETTINGS and stat.S_IMODE(path.stat().st_mode) == mode
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        assert not list(path.parent.glob(".*cascade-tmp"))
+
+
+def test_a_rejected_push_is_a_result_not_an_error_and_the_consumer_keeps_its_last_good_config(tmp_path):
+    topo = load_topology(folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { http = "GET /applied", within_ms = 1500 }
+'''))
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with chaos.inject(BadConfig.out_of_range("price_cents", 0, source="quote")):
+            assert mesh.config("quote").last_applied.rejected == ("quote",)
+            assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        with chaos.inject(BadConfig(raw="{not json", source="quote")):
+            assert mesh.config("quote").last_applied.rejected == ("quote",)
+            assert quote(mesh)[0] == 200
+        assert (topo.root / "conf" / "settings.json").read_bytes() == SETTINGS
+
+
+@pytest.mark.parametrize("reload, env", [("http:POST /reload", ', WATCH = "0"'), ("signal:HUP", ', WATCH = "0"'),
+                                         ("restart", ', WATCH = "0"')])
+def test_each_reload_style_makes_a_consumer_that_does_not_watch_apply_the_push(tmp_path, reload, env):
+    applied = "" if reload == "restart" else 'applied = { log = "^applied config", within_ms = 3000 }'
+    topo = load_topology(folder(tmp_path, f'''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+reload = "{reload}"
+{applied}
+''', env=env))
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with chaos.inject(BadConfig.out_of_range("price_cents", 700, source="quote")):
+            assert mesh.config("quote").last_applied.running == ("quote",)
+            assert quote(mesh) == (200, {"plan": "pro", "price": 700})
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+
+
+def test_within_ms_alone_waits_and_says_it_did_not_observe(tmp_path):
+    topo = load_topology(folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { within_ms = 600 }
+'''))
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with chaos.inject(BadConfig.out_of_range("price_cents", 300, source="quote")):
+            a = mesh.config("quote").last_applied
+            assert a.evidence == "waited" and "within_ms = 600" in a.unknown["quote"]
+            assert quote(mesh) == (200, {"plan": "pro", "price": 300})
+
+
+def test_an_env_push_restarts_the_service_with_the_new_value_and_the_revert_brings_the_old_one_back(tmp_path):
+    topo = load_topology(folder(tmp_path, '''
+[config.quote_env]
+kind = "env"
+consumers = ["quote"]
+var = "PLAN"
+''', env=', PLAN = "pro"'))
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with chaos.inject(BadConfig(patch={"PLAN": "free"}, source="quote_env")):
+            assert mesh.config("quote_env").last_applied.running == ("quote",)
+            assert quote(mesh) == (402, {"error": "plan 'free' does not include quotes"})
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        assert mesh.config("quote_env").current().document == {"PLAN": "pro"}
+
+
+NGINX_TEMPLATE = """daemon off;
+worker_processes 1;
+pid {data}/nginx.pid;
+error_log stderr notice;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {data}; proxy_temp_path {data}; fastcgi_temp_path {data};
+  uwsgi_temp_path {data}; scgi_temp_path {data};
+  server {{
+    listen 127.0.0.1:$PORT;
+    location = /health {{ return 200 "ok\\n"; }}
+    include {root}/nginx/site.conf;
+  }}
+}}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("nginx", path="/usr/sbin:/usr/bin"), reason="nginx is installed by scripts/bootstrap")
+def test_nginx_reloads_on_sighup_applies_a_good_site_config_and_keeps_its_old_one_when_the_new_one_is_invalid(tmp_path):
+    root = folder(tmp_path, "").parent
+    (root / "nginx").mkdir()
+    good = b'location = /plan { return 200 "pro\\n"; }\n'
+    (root / "nginx" / "site.conf").write_bytes(good)
+    (root / "nginx" / "nginx.conf.in").write_text(NGINX_TEMPLATE.replace("{{", "{").replace("}}", "}"))
+    (root / "topology.toml").write_text(f'''
+[mesh]
+name = "front"
+
+[services.front]
+command = ["sh", "-c", "sed \\"s|\\\\$PORT|$PORT|; s|{{{{data}}}}|{{data}}|g; s|{{{{root}}}}|{{root}}|g\\" nginx/nginx.conf.in > {{data}}/nginx.conf && exec {shutil.which("nginx", path="/usr/sbin:/usr/bin")} -c {{data}}/nginx.conf -e stderr"]
+
+[journeys.plan]
+service = "front"
+path = "/plan"
+edges = []
+budget_ms = 1000
+
+[config.site]
+kind = "file"
+consumers = ["front"]
+path = "nginx/site.conf"
+format = "raw"
+reload = "signal:HUP"
+applied = {{ log = "worker process \\\\d+ exited", rejected = "\\\\[emerg\\\\]", within_ms = 5000 }}
+''')
+    topo = load_topology(root / "topology.toml")
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        assert mesh.request("front", "GET", "/plan").body == b"pro\n"
+        with chaos.inject(BadConfig(raw='location = /plan { return 200 "free\\n"; }\n', source="site")):
+            assert mesh.config("site").last_applied.running == ("front",)
+            assert mesh.request("front", "GET", "/plan").body == b"free\n"
+        assert mesh.request("front", "GET", "/plan").body == b"pro\n"  # the revert reloaded too
+        with chaos.inject(BadConfig(raw="location = /plan { retrun 200; }\n", source="site")):
+            assert mesh.config("site").last_applied.rejected == ("front",)
+            assert mesh.request("front", "GET", "/plan").body == b"pro\n"  # nginx kept its last good config
+        assert (root / "nginx" / "site.conf").read_bytes() == good
+
+
+RUNNER = """
+import sys, time
+from harness import Chaos
+from harness.faults import BadConfig
+from harness.mesh import Mesh
+from harness.topology import load_topology
+
+from pathlib import Path
+mesh = Mesh(load_topology(sys.argv[1]), state_dir=Path(sys.argv[2])).start()
+Chaos(mesh, observe=False).apply(BadConfig.out_of_range("price_cents", -5, source="quote"))
+print("pushed", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("how", ["next run", "cascade cleanup"])
+def test_a_killed_runners_bad_file_is_restored_byte_for_byte_by_the_next_run_or_cleanup(tmp_path, how):
+    import signal
+    import subprocess
+    import sys
+
+    topology = folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { log = "^(applied|rejected) config", within_ms = 3000 }
+''')
+    path = topology.parent / "conf" / "settings.json"
+    state = tmp_path / "state"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(topology), str(state)], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).parents[2])
+    try:
+        assert runner.stdout is not None and runner.stdout.readline().strip() == "pushed", runner.communicate()
+        assert json.loads(path.read_bytes())["price_cents"] == -5
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    assert json.loads(path.read_bytes())["price_cents"] == -5  # nothing restored it yet
+    if how == "next run":
+        with Mesh(load_topology(topology), state_dir=state) as mesh:
+            assert any("restored" in line and str(path) in line for line in mesh.runtime.reaped), mesh.runtime.reaped
+    else:
+        env = {**os.environ, "CASCADE_STATE_DIR": str(state)}
+        out = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup"], env=env, capture_output=True, text=True,
+                             timeout=60, cwd=Path(__file__).parents[2])
+        assert out.returncode == 0 and f"restored {path}" in out.stdout, out.stdout + out.stderr
+    assert path.read_bytes() == SETTINGS
+
+
+def test_a_file_changed_by_someone_else_after_the_push_is_left_alone_by_the_reaper(tmp_path):
+    from harness.config.file import reap_config_file
+    from harness.config.stored import b64, sha256
+
+    path = tmp_path / "app.json"
+    path.write_bytes(b'{"theirs": 1}')
+    line = reap_config_file({"kind": "config_file", "source": "app", "path": str(path), "original": b64(SETTINGS),
+                             "original_sha256": sha256(SETTINGS), "pushed_sha256": sha256(b"{bad")})
+    assert line is not None and "left" in line and "changed after Cascade's push" in line
+    assert path.read_bytes() == b'{"theirs": 1}'
