@@ -85,7 +85,28 @@ class Holder:
                          "toxics": [t.payload() for t in p.toxics]} for _n, p in sorted(proxies.items())],
             "faults": [{**rec, "kind": fault.kind} for fault, rec in self.records],
             "http_engine": self._engine(),
+            "config_sources": self._config_sources(),
         }
+
+    def _config_sources(self) -> list[dict[str, Any]]:
+        """Each [config.NAME]: where it lives, its current version and checksum as read now, the push in place."""
+        from ..config.stored import sha256
+        from ..errors import HarnessError
+
+        out = []
+        for name, spec in sorted(self.mesh.topology.config_sources.items()):
+            where = {"file": spec.container_path or spec.path, "env": f"{spec.var} of {','.join(spec.consumers)}",
+                     "etcd": f"{spec.endpoints} {spec.key}", "http": f"service {spec.service}"}.get(spec.kind, "")
+            row: dict[str, Any] = {"name": name, "kind": spec.kind, "where": where, "consumers": list(spec.consumers)}
+            try:
+                cur = self.mesh.config(name).current()
+                row.update(version=cur.version, sha256=sha256(cur.raw.encode("utf-8", "surrogateescape"))[:12])
+            except HarnessError as exc:
+                row.update(version=None, sha256="", error=str(exc))
+            row["pushed"] = [rec["fault"] for fault, rec in self.records
+                             if fault.kind == "bad_config" and (getattr(fault, "source", "") or None) in (name, None)]
+            out.append(row)
+        return out
 
     def _engine(self) -> dict[str, Any] | None:
         """The HTTP engine's edges and the fault routes it serves now, read from Envoy itself (None: no engine)."""

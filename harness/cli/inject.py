@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   cascade inject 'timeline->redis' down
   cascade inject timeline kill              (also: pause, restart, partition)
   cascade inject missing_section bad_config path=timeouts_ms   (a config push, rolled back by heal)
+  cascade inject config:catalog bad_config path=pricing_timeout_ms value=0   (to [config.catalog], restored by heal)
+  cascade inject config:site bad_config raw='{not json'
   cascade inject 'catalog->pricing' http_error status=403 body=@error.json   (the callee never sees it)
   cascade inject 'gateway->auth' http_error status=503 percent=30 path=/session/* method=GET
   cascade inject 'gateway->auth' http_error status=500 first=3     (the next 3 requests, then they pass)

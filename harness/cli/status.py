@@ -44,6 +44,13 @@ def render(st: dict[str, Any]) -> str:
         rows = [("edge", "listen", "rules")]
         rows += [(e["edge"], e["listen"], ", ".join(e["rules"]) or "-") for e in engine["edges"]]
         lines += _table(rows, lambda row: "" if row[2] == "-" else "yellow")
+    sources = st.get("config_sources") or []
+    if sources:
+        lines += ["", "config sources"]
+        rows = [("name", "kind", "where", "version", "sha256", "pushed")]
+        rows += [(c["name"], c["kind"], c["where"], str(c["version"]) if c["version"] is not None else "?",
+                  c["sha256"] or c.get("error", "")[:60], "; ".join(c["pushed"]) or "-") for c in sources]
+        lines += _table(rows, lambda row: "" if row[5] == "-" else "yellow")
     faults = st["faults"]
     lines += ["", f"faults ({len(faults)} recorded)" if faults else "faults: none"]
     for f in faults:

@@ -105,8 +105,8 @@ class BadConfig(FaultKind):
 
     kind: ClassVar[str] = "bad_config"
     category: ClassVar[str] = "config"
-    usage: ClassVar[str] = ("path=P [value=V] | document=JSON | patch=OPS | raw=TEXT  (FORM: document, patch, "
-                            "raw, malformed, wrong_type, missing_section, out_of_range)")
+    usage: ClassVar[str] = ("path=P [value=V] | document=JSON | patch=OPS | raw=TEXT  (FORM: config:SOURCE, "
+                            "document, patch, raw, malformed, wrong_type, missing_section, out_of_range)")
 
     @classmethod
     def target_word(cls) -> str:
@@ -166,7 +166,32 @@ class BadConfig(FaultKind):
 
     @classmethod
     def from_spec(cls, target: str, **params: Any) -> BadConfig:
-        """Build from a form ("document", "patch", "raw") or a preset name, as the CLI and journals do."""
+        """Build from a form ("document", "patch", "raw") or a preset name, as the CLI and journals do.
+
+        A target `config:NAME` names the source; the form is then `form=` or read from the
+        parameters: raw=, document= or patch= as given, path= and value= a patch setting one key,
+        path= alone the key removed (missing_section).
+        """
+        if isinstance(target, str) and target.startswith("config:"):
+            source = target[len("config:"):]
+            if not source:
+                raise InvalidFault("bad_config config:NAME needs the source's name, e.g. config:catalog")
+            if params.get("source", source) != source:
+                raise InvalidFault(f"bad_config {target} names source {source!r} but source={params['source']!r}")
+            params["source"] = source
+            form = params.pop("form", None)
+            if form is None:
+                given = [f for f in _FORMS if f in params]
+                if given:
+                    form = given[0]
+                elif "path" in params and "value" in params:
+                    form, params = "patch", {"patch": {params.pop("path"): params.pop("value")}, **params}
+                elif "path" in params:
+                    form = "missing_section"
+                else:
+                    raise InvalidFault(f"bad_config {target} needs what to push: path=P value=V (set a key), path=P "
+                                       "(remove it), raw=TEXT, document=JSON, patch=OPS, or form=malformed")
+            return cls.from_spec(form, **params)
         makers: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
             "document": (lambda document, name="", source="": cls(document, name=name, source=source), ("document",),
                          ("name", "source")),
@@ -201,7 +226,8 @@ class BadConfig(FaultKind):
 
     @property
     def target(self) -> str:
-        return self.form
+        """`config:NAME` for a push to a named source, else the form (document, patch, raw)."""
+        return f"config:{self.source}" if self.source else self.form
 
     def params(self) -> dict[str, Any]:
         """JSON-able; a patch becomes ordered ["set", path, value] / ["delete", path] operations."""

@@ -9,6 +9,7 @@ and that the file is back byte for byte afterwards.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -281,3 +282,43 @@ def test_a_file_changed_by_someone_else_after_the_push_is_left_alone_by_the_reap
                              "original_sha256": sha256(SETTINGS), "pushed_sha256": sha256(b"{bad")})
     assert line is not None and "left" in line and "changed after Cascade's push" in line
     assert path.read_bytes() == b'{"theirs": 1}'
+
+
+def test_the_cli_pushes_to_a_named_source_status_shows_it_and_heal_restores_the_file(tmp_path, toxiproxy_server):
+    import subprocess
+    import sys
+
+    topology = folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { http = "GET /applied", within_ms = 3000 }
+''')
+    path = topology.parent / "conf" / "settings.json"
+    env = {**os.environ, "CASCADE_STATE_DIR": str(tmp_path / "state"), "TOXIPROXY_SERVER": toxiproxy_server,
+           "NO_COLOR": ""}
+
+    def cascade(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=topology.parent)
+
+    try:
+        assert cascade("up", "--topology", str(topology)).returncode == 0
+        r = cascade("inject", "config:quote", "bad_config", "path=price_cents", "value=900")
+        assert r.returncode == 0, r.stderr
+        assert "applied BadConfig(patch to quote: set price_cents=900)" in r.stdout
+        assert json.loads(path.read_bytes())["price_cents"] == 900
+        st = json.loads(cascade("status", "--json").stdout)
+        (src,) = st["config_sources"]
+        assert (src["name"], src["kind"], src["where"], src["version"]) == ("quote", "file", "conf/settings.json", 2)
+        assert src["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        assert src["pushed"] == ["BadConfig(patch to quote: set price_cents=900)"]
+        assert "config sources" in cascade("status").stdout
+        r = cascade("heal")
+        assert r.returncode == 0 and "reverted BadConfig(patch to quote" in r.stdout, r.stdout + r.stderr
+        assert path.read_bytes() == SETTINGS
+        r = cascade("inject", "config:nope", "bad_config", "raw=x")
+        assert r.returncode == 2 and "unknown config source 'nope'; config sources are: quote" in r.stderr, r.stderr
+    finally:
+        cascade("down")
