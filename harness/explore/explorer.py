@@ -119,9 +119,9 @@ class Explorer:
         self.stop = stop  # asked before each example, like the budget: another worker found a failure
         topo = mesh.topology
         self.database = DirectoryBasedExampleDatabase(database_dir / f"{topo.name}-{topo.digest()}-{_slug(str(mesh.mode))}")
-        document = mesh.config().current().document if config_faults and topo.config_service else None
+        documents = config_contents(mesh) if config_faults else {}
         engine = getattr(mesh.runtime, "engine", None)  # HTTP faults on the edges the engine serves, if any
-        self.faults = faults(topo, process=process_faults, config_document=document if isinstance(document, dict) else None,
+        self.faults = faults(topo, process=process_faults, config_documents=documents,
                              http_edges=tuple(engine.edges) if engine is not None else ())
         self.examples = self.failing = 0
         self.first_failure_s: float | None = None
@@ -222,6 +222,15 @@ class Explorer:
         active = self._trial.active if self._trial is not None and not classifying else ()
         self.progress(Progress(self.clock() - self.started, self.examples, self.failing,
                                tuple(f.describe() for f in active), self.failing > 0, classifying))
+
+
+def config_contents(mesh: Mesh) -> dict[str, Any]:
+    """Each config source's current content, what bad pushes are drawn from: its document, or its text if it has none."""
+    out: dict[str, Any] = {}
+    for name in sorted(mesh.topology.config_sources):
+        cur = mesh.config(name).current()
+        out[name] = cur.document if isinstance(cur.document, dict) else cur.raw
+    return out
 
 
 def _slug(text: str) -> str:

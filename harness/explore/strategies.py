@@ -127,7 +127,8 @@ def process_faults(topology: Topology, *, kinds: tuple[str, ...] | None = None) 
 
 def faults(topology: Topology, *, process: bool = True, config_document: Mapping[str, Any] | None = None,
            config_kinds: tuple[str, ...] = BAD_CONFIG_KINDS,
-           http_edges: Sequence[str] | None = None) -> st.SearchStrategy[Any]:
+           http_edges: Sequence[str] | None = None,
+           config_documents: Mapping[str, Any] | None = None) -> st.SearchStrategy[Any]:
     """Any fault on `topology`: half of them network faults, a quarter each process faults and bad config pushes.
 
     The family is drawn first, by weight (FAULT_FAMILY_WEIGHTS; without process faults or a
@@ -138,11 +139,11 @@ def faults(topology: Topology, *, process: bool = True, config_document: Mapping
     come first so Hypothesis shrinks towards them (they are the cheapest to apply and to revert).
     """
     ctx = DrawContext(topology, horizon_ms(topology), config_document, config_kinds,
-                      None if http_edges is None else tuple(http_edges))
+                      None if http_edges is None else tuple(http_edges), config_documents or None)
     families: dict[str, st.SearchStrategy[Any]] = {"network": edge_faults(topology)}
     if process:
         families["process"] = process_faults(topology)
-    if config_document is not None and topology.config_service:
+    if config_documents or (config_document is not None and topology.config_service):
         families["config"] = _family(ctx, "config", None, (), "faults")
     for family in _other_families():
         try:

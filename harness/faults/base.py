@@ -53,6 +53,8 @@ class DrawContext:
     """Which bad-config families to draw (None: all)."""
     http_edges: tuple[str, ...] | None = None
     """The edges the runtime's HTTP engine serves (None: every HTTP edge of the topology; (): none)."""
+    config_documents: Mapping[str, Any] | None = None
+    """Each [config.NAME]'s current content: its document (a mapping) or, unparsed, its text (None: use config_document)."""
 
 
 @runtime_checkable

@@ -326,10 +326,28 @@ class BadConfig(FaultKind):
 
     @classmethod
     def draw(cls, ctx: DrawContext) -> SearchStrategy[Any] | None:
-        """Bad documents derived from the config service's current one (none without it)."""
-        if ctx.config_document is None or not ctx.topology.config_service:
-            return None
-        return bad_configs(ctx.config_document, kinds=ctx.config_kinds or BAD_CONFIG_KINDS)
+        """Bad pushes derived from each source's current content (none without one).
+
+        A source holding a document gets the families of `bad_configs`; one holding text only
+        (format = "raw", or content that does not parse) gets that text cut in half. With more
+        than one source each push names its own.
+        """
+        documents = ctx.config_documents
+        if not documents:
+            if ctx.config_document is None or not ctx.topology.config_service:
+                return None
+            return bad_configs(ctx.config_document, kinds=ctx.config_kinds or BAD_CONFIG_KINDS)
+        from hypothesis import strategies as st
+
+        named = len(documents) > 1
+        options = []
+        for name, content in sorted(documents.items()):
+            source = name if named else ""
+            if isinstance(content, Mapping) and content:
+                options.append(bad_configs(content, kinds=ctx.config_kinds or BAD_CONFIG_KINDS, source=source))
+            elif isinstance(content, str) and content:
+                options.append(st.just(cls(raw=content[: max(1, len(content) // 2)], name="truncated", source=source)))
+        return st.one_of(options) if options else None
 
 
 # -- helpers -------------------------------------------------------------------
@@ -471,7 +489,8 @@ def _boundaries(value: Any) -> tuple[Any, ...]:
     return ()
 
 
-def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS) -> st.SearchStrategy[BadConfig]:
+def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS,
+                source: str = "") -> st.SearchStrategy[BadConfig]:
     """Bad pushes derived from `document` (the config service's current one), of the given kinds (see the table above)."""
     if not isinstance(document, Mapping) or not document:
         raise UsageError(f"bad_configs needs the current config document as a non-empty JSON object, got {document!r:.80}")
@@ -481,12 +500,12 @@ def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CON
                          f"kinds are: {', '.join(BAD_CONFIG_KINDS)}")
     leaves = list(config_leaves(document))
     by_kind: dict[str, list[BadConfig]] = {
-        "malformed": [BadConfig.malformed(document)],
-        "wrong_type": [BadConfig.wrong_type(p, other) for p, v in leaves
+        "malformed": [BadConfig.malformed(document, source=source)],
+        "wrong_type": [BadConfig.wrong_type(p, other, source=source) for p, v in leaves
                        for other in _OTHER_TYPES if _json_kind(other) != _json_kind(v)],
-        "missing_section": [BadConfig.missing_section(p) for p, v in leaves if isinstance(v, (dict, list))],
-        "boundary": [BadConfig.out_of_range(p, b) for p, v in leaves for b in _boundaries(v)],
-        "dangling": [BadConfig(patch={p: UNDEFINED_NAME}, name=f"dangling {p}") for p, v in leaves
+        "missing_section": [BadConfig.missing_section(p, source=source) for p, v in leaves if isinstance(v, (dict, list))],
+        "boundary": [BadConfig.out_of_range(p, b, source=source) for p, v in leaves for b in _boundaries(v)],
+        "dangling": [BadConfig(patch={p: UNDEFINED_NAME}, name=f"dangling {p}", source=source) for p, v in leaves
                      if isinstance(v, str) and v],
     }
     options = [c for k in kinds for c in by_kind[k]]

@@ -189,3 +189,29 @@ def test_a_consumer_shows_a_version_by_the_sha256_or_its_first_12_digits_or_the_
     assert e.in_answer(f'{{"sha256": "{sha}"}}') and e.in_answer(f"config {sha[:12]} loaded")
     assert e.in_answer('{"revision": 1234}') and not e.in_answer('{"revision": 12345}')
     assert not e.in_answer(f'{{"sha256": "{"cd" * 32}"}}') and e.previous_in_answer(f'{"cd" * 32}')
+
+
+def test_exploration_draws_bad_pushes_for_every_declared_source_each_naming_its_own():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from harness.faults.base import DrawContext
+
+    t = topology(ISSUE_EXAMPLE)
+    ctx = DrawContext(t, 1000, config_documents={"catalog": {"pricing_timeout_ms": 300, "tiers": ["a"]},
+                                                 "pricing_env": {"PRICING_PLAN": "pro"},
+                                                 "flags": "not a document at all"})
+    strategy = BadConfig.draw(ctx)
+    seen: set[str] = set()
+
+    @settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(push: BadConfig) -> None:
+        push.validate(t)  # every drawn push is one its source can take
+        seen.add(push.source)
+        if push.source == "flags":
+            assert push.raw == "not a document"[: len("not a document at all") // 2] or push.raw
+    collect()
+    assert seen == {"catalog", "pricing_env", "flags"}
+    assert BadConfig.draw(DrawContext(t, 1000, config_documents={})) is None
+    assert st  # the strategy module is what exploration samples from
