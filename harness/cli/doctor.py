@@ -1,4 +1,4 @@
-"""`cascade doctor`: what Cascade found on this machine (Toxiproxy, Redis, Go, Docker, the locked packages)."""
+"""`cascade doctor`: what Cascade found on this machine (Toxiproxy, Redis, etcd, nginx, Go, Docker, the locked packages)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("doctor", help="report what Cascade found (toxiproxy, redis, go, docker, locked packages)")
+    d = sub.add_parser("doctor", help="report what Cascade found (toxiproxy, redis, etcd, nginx, go, docker, locked packages)")
     d.add_argument("--provision", action="store_true", help="build toxiproxy-server 2.12.0 if it is missing")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--quiet", action="store_true", help="print nothing; exit status says if Toxiproxy is usable")

@@ -277,9 +277,10 @@ def doctor_report(
     else:
         rows.append(("toxiproxy-cli", "not found (optional: only for poking at proxies by hand)", True))
 
-    def probed(what: str, name: str, args: Sequence[str], missing: str, missing_ok: bool = False) -> None:
+    def probed(what: str, name: str, args: Sequence[str], missing: str, missing_ok: bool = False,
+               also: str | None = None) -> None:
         try:
-            path = which(name)
+            path = which(name) or (which(also) if also else None)
             if not path:
                 rows.append((what, f"not found ({missing})", missing_ok))
                 return
@@ -290,6 +291,10 @@ def doctor_report(
 
     rows.append(_envoy_row(env, timeout_s))
     probed("redis-server", "redis-server", ["--version"], "the local runtime needs it: apt-get install redis-server")
+    probed("etcd", "etcd", ["--version"], "scripts/bootstrap installs it as root; Debian: apt-get install etcd-server")
+    # /usr/sbin is not on a Debian user's PATH: nginx is looked for there too
+    probed("nginx", "nginx", ["-v"], "scripts/bootstrap installs it as root; Debian: apt-get install nginx-light",
+           also="/usr/sbin/nginx")
     probed("go", "go", ["version"], "needed only to build toxiproxy-server", missing_ok=binary is not None)
     probed("docker client", "docker", ["--version"], "needed only for the compose runtime")
     probed("docker compose v2", "docker", ["compose", "version"], "needed only for the compose runtime")

