@@ -23,6 +23,8 @@ is the graceful outcome a test wants to see.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import signal as signal_module
 import time
@@ -50,11 +52,37 @@ class Evidence:
     previous_sha256: str = ""
 
     def in_answer(self, body: str) -> bool:
-        return _names(body, self.sha256) or (self.revision is not None and re.search(
-            rf"(?<![0-9]){self.revision}(?![0-9])", body) is not None)
+        """Whether `body` names this content: its sha256 (12 hex digits suffice), or its revision as the whole
+        body or under a JSON key containing "revision" or "version"."""
+        if _names(body, self.sha256):
+            return True
+        if self.revision is None:
+            return False
+        if body.strip() == str(self.revision):
+            return True
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return False
+        return self.revision in _versions_in(answer)
 
     def previous_in_answer(self, body: str) -> bool:
         return bool(self.previous_sha256) and _names(body, self.previous_sha256)
+
+
+def _versions_in(answer: Any) -> set[int]:
+    """Every integer under a key naming a revision or version, at any depth."""
+    found: set[int] = set()
+    if isinstance(answer, dict):
+        for k, v in answer.items():
+            if isinstance(v, (int, str)) and not isinstance(v, bool) and re.search("revision|version", str(k), re.I):
+                with contextlib.suppress(ValueError):
+                    found.add(int(v))
+            found |= _versions_in(v)
+    elif isinstance(answer, list):
+        for v in answer:
+            found |= _versions_in(v)
+    return found
 
 
 def _names(body: str, sha: str) -> bool:

@@ -322,3 +322,66 @@ applied = { http = "GET /applied", within_ms = 3000 }
         assert r.returncode == 2 and "unknown config source 'nope'; config sources are: quote" in r.stderr, r.stderr
     finally:
         cascade("down")
+
+
+ETCD_SERVICE = '''
+[services.etcd]
+command = ["{etcd}", "--name", "default", "--data-dir", "{{data}}/etcd", "--listen-client-urls", "http://{{host}}:{{port}}",
+           "--advertise-client-urls", "http://{{host}}:{{port}}", "--listen-peer-urls", "http://127.0.0.1:0",
+           "--initial-advertise-peer-urls", "http://127.0.0.1:0", "--initial-cluster", "default=http://127.0.0.1:0"]
+health = "/health"
+
+[edges."quote->etcd"]
+env = "ETCD_URL"
+'''
+
+
+def test_an_etcd_key_push_is_applied_by_revision_rejected_when_bad_and_restored(tmp_path):
+    from harness.clients.etcd import EtcdClient
+
+    etcd = shutil.which("etcd", path="/usr/bin:/usr/local/bin")
+    assert etcd, "etcd is installed by scripts/bootstrap (Debian's etcd-server)"
+    topo = load_topology(folder(tmp_path, '''
+[config.prices]
+kind = "etcd"
+consumers = ["quote"]
+endpoints = "http://{etcd}"
+key = "/shop/prices"
+applied = { http = "GET /applied", within_ms = 3000 }
+''', env=', ETCD_KEY = "/shop/prices"', extra=ETCD_SERVICE.format(etcd=etcd)))
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        client = EtcdClient("http://%s:%d" % mesh.address("etcd"))
+        seeded = client.get("/shop/prices")
+        assert seeded is not None and seeded.value == SETTINGS  # the consumer seeded its defaults
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        with chaos.inject(BadConfig.out_of_range("price_cents", 990, source="prices")):
+            source = mesh.config("prices")
+            assert source.last_applied.running == ("quote",)
+            assert quote(mesh) == (200, {"plan": "pro", "price": 990})
+            assert json.loads(client.get("/shop/prices").value)["price_cents"] == 990
+        with chaos.inject(BadConfig(raw="{not json", source="prices")):
+            assert mesh.config("prices").last_applied.rejected == ("quote",)
+            assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        back = client.get("/shop/prices")
+        assert back is not None and back.value == SETTINGS
+        assert mesh.config("prices").checksum() == hashlib.sha256(SETTINGS).hexdigest()
+
+
+def test_an_etcd_outside_the_mesh_is_restored_by_the_reaper_unless_written_since(etcd_server):
+    from harness.clients.etcd import EtcdClient
+    from harness.config.etcd import reap_etcd_key
+    from harness.config.stored import b64, sha256
+
+    client = EtcdClient(etcd_server)
+    client.put("/k", b"bad")
+    res = {"kind": "config_etcd", "source": "flags", "endpoint": etcd_server, "key": "/k", "mesh_service": "",
+           "original": b64(b"good"), "original_sha256": sha256(b"good"), "pushed_sha256": sha256(b"bad")}
+    assert "restored /k" in reap_etcd_key(res)
+    assert client.get("/k").value == b"good"
+    client.put("/k", b"theirs")
+    assert "as it is" in reap_etcd_key({**res, "pushed_sha256": sha256(b"bad")})
+    assert client.get("/k").value == b"theirs"
+    client.put("/k", b"bad")  # a key that was absent before the push is deleted again
+    assert "restored /k" in reap_etcd_key({**res, "original": None, "original_sha256": "absent"})
+    assert client.get("/k") is None
+    assert reap_etcd_key({**res, "mesh_service": "etcd"}).endswith("ended with its mesh's etcd")

@@ -188,6 +188,9 @@ def test_a_consumer_shows_a_version_by_the_sha256_or_its_first_12_digits_or_the_
     e = Evidence(sha, revision=1234, previous_sha256="cd" * 32)
     assert e.in_answer(f'{{"sha256": "{sha}"}}') and e.in_answer(f"config {sha[:12]} loaded")
     assert e.in_answer('{"revision": 1234}') and not e.in_answer('{"revision": 12345}')
+    assert e.in_answer('{"config": {"mod_version": "1234"}}') and e.in_answer("1234\n")
+    assert not e.in_answer('{"sha256": "ab1234cd", "revision": 7}')  # a number inside a hash is not a revision
+    assert not e.in_answer('{"price": 1234}')
     assert not e.in_answer(f'{{"sha256": "{"cd" * 32}"}}') and e.previous_in_answer(f'{"cd" * 32}')
 
 

@@ -1,10 +1,11 @@
 """A small service of the kind teams write, used to test config sources: not Cascade-aware.
 
-It reads its settings from a JSON file (CONFIG_FILE, re-read every 100 ms) and from the PLAN
+It reads its settings from a JSON file (CONFIG_FILE, re-read every 100 ms), or with ETCD_URL
+from the etcd key ETCD_KEY (through etcd's v3 JSON gateway, every 100 ms), and from the PLAN
 variable, validates them, and keeps the last good settings when a new file is bad:
 
     GET /quote       200 {"plan": ..., "price": ...}  (402 {"error": "plan 'free' ..."} on the free plan)
-    GET /applied     200 {"sha256": "<of the file it runs>"}
+    GET /applied     200 {"sha256": "<of the settings it runs>", "revision": <etcd mod_revision>}
     GET /health      200
     POST /reload     re-read the file now (for reload = "http:POST /reload")
 
@@ -14,8 +15,10 @@ reads the file only at start, on SIGHUP and on POST /reload.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import urllib.request
 import os
 import signal
 import sys
@@ -23,10 +26,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PATH = os.environ["CONFIG_FILE"]
+PATH = os.environ.get("CONFIG_FILE", "")
+ETCD_URL = os.environ.get("ETCD_URL", "")
+ETCD_KEY = os.environ.get("ETCD_KEY", "")
 PLAN = os.environ.get("PLAN", "pro")
 WATCH = os.environ.get("WATCH", "1") == "1"
-state = {"settings": None, "sha": "", "seen": ""}
+state = {"settings": None, "sha": "", "seen": "", "revision": 0}
 lock = threading.Lock()
 
 
@@ -34,9 +39,33 @@ def log(line: str) -> None:
     print(line, flush=True)
 
 
+def read() -> tuple[bytes, int]:
+    if not ETCD_URL:
+        return open(PATH, "rb").read(), 0
+    body = json.dumps({"key": base64.b64encode(ETCD_KEY.encode()).decode()}).encode()
+    req = urllib.request.Request(f"{ETCD_URL}/v3/kv/range", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=2) as r:
+        kvs = json.loads(r.read()).get("kvs") or []
+    if not kvs:
+        seed()
+        raise OSError(f"no key {ETCD_KEY} yet (seeded it from {PATH or 'nothing'})")
+    return base64.b64decode(kvs[0].get("value", "")), int(kvs[0]["mod_revision"])
+
+
+def seed() -> None:
+    """An empty store gets the defaults from CONFIG_FILE, written only if the key is still absent."""
+    if not PATH:
+        return
+    key = base64.b64encode(ETCD_KEY.encode()).decode()
+    txn = {"compare": [{"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
+           "success": [{"request_put": {"key": key, "value": base64.b64encode(open(PATH, "rb").read()).decode()}}]}
+    req = urllib.request.Request(f"{ETCD_URL}/v3/kv/txn", data=json.dumps(txn).encode(), method="POST")
+    urllib.request.urlopen(req, timeout=2).read()
+
+
 def load() -> None:
     try:
-        data = open(PATH, "rb").read()
+        data, revision = read()
     except OSError as exc:
         log(f"cannot read config: {exc}")
         return
@@ -54,7 +83,7 @@ def load() -> None:
         log(f"rejected config sha256={sha}: {exc!r}")
         return
     with lock:
-        state["settings"], state["sha"] = settings, sha
+        state["settings"], state["sha"], state["revision"] = settings, sha, revision
     log(f"applied config sha256={sha}")
 
 
@@ -70,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"ok": True})
         if self.path == "/applied":
             with lock:
-                return self.answer(200, {"sha256": state["sha"]})
+                return self.answer(200, {"sha256": state["sha"], "revision": state["revision"]})
         if self.path == "/quote":
             if PLAN == "free":
                 return self.answer(402, {"error": "plan 'free' does not include quotes"})
@@ -97,9 +126,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    load()
+    for _ in range(50):  # its config store may still be starting
+        load()
+        if state["settings"] is not None:
+            break
+        time.sleep(0.1)
     if state["settings"] is None:
-        sys.exit(f"no valid config in {PATH}")
+        sys.exit(f"no valid config in {PATH or ETCD_KEY}")
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=load).start())
     if WATCH:
         threading.Thread(target=watch, daemon=True).start()
