@@ -256,10 +256,13 @@ class Topology:
         return self.journeys[name]
 
     def config_source_named(self, name: str | None = None) -> ConfigSourceSpec:
-        """The config source `name`, or the only one when `name` is None; InvalidTopology naming the fix."""
+        """The config source `name`; None: the only one, else [mesh] config_service's; InvalidTopology naming the fix."""
         if name is None or name == "":
             if len(self.config_sources) == 1:
                 return next(iter(self.config_sources.values()))
+            legacy = self.config_sources.get(self.config_service)
+            if legacy is not None and legacy.kind == "http" and legacy.service == self.config_service:
+                return legacy  # [mesh] config_service keeps meaning "the" config, as before [config] tables
             if not self.config_sources:
                 raise InvalidTopology("this topology declares no config source; add a [config.NAME] table "
                                       "(kind = \"file\", \"env\", \"etcd\" or \"http\"; docs/config-faults.md)")

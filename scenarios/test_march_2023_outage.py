@@ -1,8 +1,9 @@
 """March 2023: a push meant to end free third-party API access must not reach first-party features.
 
-The push is valid (so every service applies it); only the entitlement coupling could make it
-reach Twitter's own callers. Blast radius: the config service, i.e. only the free third-party
-journey, which declares gateway->config.
+The push goes where the gateway's entitlement rules live, the etcd key of the `entitlements`
+config source, and is valid (so the gateway applies it); only the entitlement coupling could
+make it reach Twitter's own callers. Blast radius: every journey through the gateway (its only
+consumer), so what keeps first-party features out of it is said here, journey by journey.
 """
 
 from __future__ import annotations
@@ -12,21 +13,29 @@ from harness.mesh import Mesh
 from harness.judge.verdicts import Observation
 from services import presets
 
-from .support import observe_the_rest, wait_for_config
+from .support import observe_the_rest
 
 FIRST_PARTY = ("link", "image", "deck", "login", "home", "post")
 PUSH_NAME = "end free API access"
 
 
 def end_free_api_access(mesh: Mesh) -> BadConfig:
-    """The March 2023 push, built on the document the mesh runs now."""
-    return BadConfig(presets.end_free_api_access(mesh.config().current().document), name=PUSH_NAME)
+    """The March 2023 push, built on the entitlement rules in etcd now."""
+    rules = mesh.config("entitlements").current().document
+    return BadConfig(presets.end_free_api_access(rules), name=PUSH_NAME, source="entitlements")
+
+
+def assert_gateway_applied(mesh: Mesh) -> None:
+    """A valid push: the gateway logged that it applied it before the push returned."""
+    __tracebackhide__ = True
+    applied = mesh.config("entitlements").last_applied
+    assert applied is not None and applied.running == ("gateway",), f"the gateway did not apply the push: {applied}"
 
 
 def test_ending_free_api_access_leaves_links_images_deck_login_home_and_post_full(mesh, chaos):
     """A push that ends free API access leaves every first-party journey full."""
     with chaos.inject(end_free_api_access(mesh)):
-        wait_for_config(mesh, applied=True)  # a valid push: every service runs it
+        assert_gateway_applied(mesh)
         seen = {name: mesh.journey(name) for name in FIRST_PARTY}
         observe_the_rest(mesh, chaos)
 
@@ -39,7 +48,7 @@ def test_ending_free_api_access_leaves_links_images_deck_login_home_and_post_ful
 def test_ending_free_api_access_refuses_free_third_parties_with_a_clear_403_and_paid_keep_access(mesh, chaos):
     """After the push a free third-party app gets a fast 403 with the public API error; a paid one keeps access."""
     with chaos.inject(end_free_api_access(mesh)):
-        wait_for_config(mesh, applied=True)  # a valid push: every service runs it
+        assert_gateway_applied(mesh)
         free = mesh.journey("thirdparty_free")
         paid = mesh.journey("thirdparty_paid")
         observe_the_rest(mesh, chaos)
@@ -61,7 +70,7 @@ def test_no_first_party_user_ever_sees_the_api_plan_error_while_free_access_ends
         # About one request at a time: these journeys are outside the push's radius and must stay full.
         traffic = load("home", "link", "image", "deck", "login", rate_per_s=6, duration_s=2.5)
         with chaos.inject(end_free_api_access(mesh)):
-            wait_for_config(mesh, applied=True)  # a valid push: every service runs it
+            assert_gateway_applied(mesh)
             traffic.wait()
             observe_the_rest(mesh, chaos)
     finally:
@@ -78,14 +87,15 @@ def test_no_first_party_user_ever_sees_the_api_plan_error_while_free_access_ends
 
 
 def test_the_config_history_names_the_push_that_ended_free_access_and_its_rollback(mesh, chaos):
-    """The config service's history shows the push (version and note) and, after revert, the rollback to the version before."""
-    before = mesh.config().current().version
+    """The entitlements' history shows the push (version and note) and, after revert, the rollback to the version before."""
+    rules = mesh.config("entitlements")
+    before = rules.current().version
     with chaos.inject(end_free_api_access(mesh)):
-        pushed = mesh.config().current().version
-        wait_for_config(mesh, pushed, applied=True)
-        during = mesh.config().history()
+        pushed = rules.current().version
+        assert_gateway_applied(mesh)
+        during = rules.history()
         observe_the_rest(mesh, chaos)
-    after = mesh.config().history()
+    after = rules.history()
 
     assert pushed == before + 1
     entry = during[-1]
@@ -99,7 +109,7 @@ def test_the_config_history_names_the_push_that_ended_free_access_and_its_rollba
 def test_rolling_back_the_push_gives_free_third_parties_their_access_back_within_2s(mesh, chaos):
     """Once the push is rolled back, every journey, free third parties included, is back at its baseline within 2 s."""
     with chaos.inject(end_free_api_access(mesh)):
-        wait_for_config(mesh, applied=True)  # a valid push: every service runs it
+        assert_gateway_applied(mesh)
         assert mesh.journey("thirdparty_free").status == 403
         observe_the_rest(mesh, chaos)
 
@@ -118,11 +128,11 @@ def test_an_api_plan_error_injected_between_deck_and_the_gateway_never_reaches_d
     """The gateway's edge answers deck's home column with the raw 403 / code 467: deck shows the column unavailable."""
     # No push: the config every service runs stays the same; only deck->gateway's answers change,
     # as they did for TweetDeck when first-party calls fell behind the third-party gate.
-    version = mesh.config().current().version
+    versions = {name: mesh.config(name).current().version for name in mesh.topology.config_sources}
     with chaos.inject(HttpError("deck->gateway", status=403, body=API_PLAN_ERROR, path="/api/home")):
         deck = mesh.journey("deck")
         observe_the_rest(mesh, chaos)
-    assert mesh.config().current().version == version  # nothing was pushed
+    assert {name: mesh.config(name).current().version for name in versions} == versions  # nothing was pushed
 
     assert deck.verdict == "degraded", f"deck: {deck.verdict} ({deck.reason})"
     assert "467" not in deck.body_excerpt and "API plan" not in deck.body_excerpt, deck.body_excerpt

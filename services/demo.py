@@ -26,7 +26,6 @@ from .presets import end_free_api_access
 __all__ = ["TOPOLOGY", "run_demo"]
 
 TOPOLOGY = Path(__file__).with_name("topology.toml")
-PICKUP_S = 0.4  # services poll config every 100 ms and must apply a change within 200 ms
 WIDTH = 100
 
 
@@ -68,13 +67,15 @@ def _act(mode: str, out: TextIO, state_dir: Path | None) -> Act:
         full = sum(o.verdict == "full" for o in before.values())
         print(f"  steady state: {full} of {len(before)} journeys full", file=out)
         chaos = Chaos(mesh, observe=False)
-        push = BadConfig(end_free_api_access(mesh.config().current().document), name="end free API access")
-        with chaos.inject(push):
-            print(f"  pushed config v{mesh.config().current().version}: \"end free API access\" "
-                  "(plan 'free' removed from every endpoint)", file=out)
-            time.sleep(PICKUP_S)
+        rules = mesh.config("entitlements")  # the gateway's entitlement rules, an etcd key
+        push = BadConfig(end_free_api_access(rules.current().document), name="end free API access",
+                         source="entitlements")
+        with chaos.inject(push):  # returns once the gateway logged that it applied the push
+            print(f"  pushed {rules.spec.key} to etcd (version {rules.current().version}): \"end free API access\" "
+                  "(plan 'free' removed from every endpoint); applied by: "
+                  f"{', '.join(rules.last_applied.running) or 'nobody'}", file=out)
             during = mesh.journeys()
-            history = mesh.config().history()
+            history = rules.history()
         rec = wait_for_recovery(mesh, {n: o.verdict for n, o in before.items()}, within_s=5.0)
         chaos.close()
     print(f"\n  {'journey':<16} {'before':<8} {'after the push':<14} what the user sees", file=out)

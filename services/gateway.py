@@ -5,8 +5,9 @@
               ─> session via auth (x-session)                  fallback: session_cache
               ─> timeline / media / Redis (links)              fallback: media_placeholder
 
-Edges: auth, timeline, media, redis, config. It never calls links (the graph stays acyclic):
-the gated link lookup reads the same Redis hash the links service owns.
+Edges: auth, timeline, media, redis, config, etcd. It never calls links (the graph stays acyclic):
+the gated link lookup reads the same Redis hash the links service owns. Its entitlement rules
+live in etcd (services/common/entitlements_watch.py); the rest of its config in the config service.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from services.common.context import note_degraded
 from services.common.entitlements import ENTITLEMENT_ERROR, check, tier_of
+from services.common.entitlements_watch import EntitlementsWatcher
 from services.common.errors import DependencyFailure
 from services.common.images import PLACEHOLDER_FALLBACK, placeholder
 from services.common.policy import can_fall_back, failure_from_answer, read_json
@@ -48,7 +50,10 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    rt = Runtime("gateway", ("config", "redis", "auth", "timeline", "media"), environ=environ)
+    rt = Runtime("gateway", ("config", "redis", "auth", "timeline", "media", "etcd"), environ=environ)
+    rules = EntitlementsWatcher(rt, rt.env.deps["etcd"])
+    rt.on_startup("entitlements", rules.first_load)
+    rt.in_background(rules.run)
     redis, auth, timeline, media = (rt.caller(n) for n in ("redis", "auth", "timeline", "media"))
     sessions: dict[str, tuple[dict[str, Any], float]] = {}  # token -> (user, validated at)
 
@@ -57,7 +62,7 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
         tier = tier_of(request.headers.get("x-api-key"))
         if tier is None:
             raise _Refused(json_response({"error": "unknown or missing API key (x-api-key)"}, 401))
-        if not check(tier, endpoint, rt.view(), coupled=rt.knobs.is_brittle("entitlement_coupling")).allowed:
+        if not check(tier, endpoint, rules.view(), coupled=rt.knobs.is_brittle("entitlement_coupling")).allowed:
             raise _Refused(json_response(ENTITLEMENT_ERROR, 403))
         return tier
 
@@ -178,7 +183,11 @@ def build(environ: Any = None) -> tuple[Runtime, Any]:
                 return refused.response
         return endpoint
 
+    async def entitlements(request: Any) -> Any:
+        return json_response(rules.answer())
+
     routes = [
+        ("/internal/entitlements", entitlements, "GET"),
         ("/api/login", login, "POST"),
         ("/api/home", home, "GET"),
         ("/api/post", post, "POST"),

@@ -4,8 +4,9 @@ Each returns a JSON-able dict (push it with `BadConfig(document=...)`) or, for `
 text (`BadConfig(raw=...)`). Each starts from `base` (default: the good default document) and
 never changes it.
 
-    end_free_api_access   March 2023: "free" removed from every endpoint; valid, so it is applied,
-                          and under entitlement coupling first-party and internal callers go with it
+    end_free_api_access   March 2023: "free" removed from every endpoint of the entitlement rules
+                          (the etcd source "entitlements"); valid, so it is applied, and under
+                          entitlement coupling first-party and internal callers go with it
     delete_rate_limits    February 2023: the rate_limits section removed; invalid
     zero_timeout, zero_rate_limit, wrong_type, missing_section, malformed: invalid, each its own way
 """
@@ -16,7 +17,7 @@ import copy
 import json
 from typing import Any
 
-from services.common.config_default import default_document
+from services.common.config_default import default_document, default_entitlements
 
 __all__ = [
     "delete_rate_limits",
@@ -35,8 +36,8 @@ def _start(base: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def end_free_api_access(base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Remove the "free" plan from every endpoint: meant for third parties, fatal for coupled first parties."""
-    doc = _start(base)
+    """Remove the "free" plan from every endpoint of the entitlement rules (`base`, default the built-in ones)."""
+    doc = copy.deepcopy(base) if base is not None else default_entitlements()
     access = doc["plans"]["endpoint_access"]
     for endpoint, plans in access.items():
         access[endpoint] = [p for p in plans if p != "free"]
@@ -49,7 +50,7 @@ def delete_rate_limits(base: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def missing_section(section: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A top-level section (plans, tiers, rate_limits, features, timeouts_ms, retry, breaker) removed."""
+    """A top-level section (rate_limits, features, timeouts_ms, retry, breaker) removed."""
     doc = _start(base)
     if section not in doc:
         raise KeyError(f"no section {section!r}; sections are: {', '.join(doc)}")

@@ -1,18 +1,25 @@
-"""The good default config document (version 1) and the names it uses; plain data, no pydantic."""
+"""The good default config documents and the names they use; plain data, no pydantic.
+
+    DEFAULT_DOCUMENT      the config service's document (version 1): rate limits, features, timeouts...
+    DEFAULT_ENTITLEMENTS  the gateway's entitlement rules, kept in etcd (key ENTITLEMENTS_KEY):
+                          which plans may call which endpoint, and each tier's plan
+"""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-__all__ = ["ACTIONS", "DEFAULT_DOCUMENT", "ENDPOINTS", "PLANS", "TIERS", "default_document"]
+__all__ = ["ACTIONS", "DEFAULT_DOCUMENT", "DEFAULT_ENTITLEMENTS", "ENDPOINTS", "ENTITLEMENTS_KEY", "PLANS", "TIERS",
+           "default_document", "default_entitlements"]
 
 PLANS = ("free", "basic", "paid")
 TIERS = ("first_party", "internal", "third_party_free", "third_party_paid")
 ENDPOINTS = ("home_timeline", "media", "login", "post", "links", "trends")
 ACTIONS = ("post", "login")
 
-DEFAULT_DOCUMENT: dict[str, Any] = {
+ENTITLEMENTS_KEY = "/chirp/entitlements"
+DEFAULT_ENTITLEMENTS: dict[str, Any] = {
     "plans": {
         "names": list(PLANS),
         "endpoint_access": {e: list(PLANS) for e in ENDPOINTS},
@@ -24,6 +31,9 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
         "third_party_free": "free",
         "third_party_paid": "paid",
     },
+}
+
+DEFAULT_DOCUMENT: dict[str, Any] = {
     "rate_limits": {"post": 3_000, "login": 3_000},
     "features": {"media_previews": True, "trends_column": True},
     "timeouts_ms": {
@@ -44,3 +54,8 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
 def default_document() -> dict[str, Any]:
     """A fresh deep copy of the good default document."""
     return copy.deepcopy(DEFAULT_DOCUMENT)
+
+
+def default_entitlements() -> dict[str, Any]:
+    """A fresh deep copy of the good default entitlement rules."""
+    return copy.deepcopy(DEFAULT_ENTITLEMENTS)

@@ -1,13 +1,18 @@
-"""The config document's schema (pydantic) and the good default document that is version 1.
+"""The config documents' schemas (pydantic): the config service's document, and the gateway's entitlements in etcd.
 
+    config service (GET /config):
     {
-      "plans":       {"names": [...], "endpoint_access": {endpoint: [plan, ...]}},
-      "tiers":       {tier: plan}        first_party and internal map to "free": the 2023 coupling
       "rate_limits": {action: requests per minute}
       "features":    {flag: bool}
       "timeouts_ms": {dependency: ms, "request": ms}
       "retry":       {"attempts", "base_backoff_ms", "budget_ratio"}
       "breaker":     {"failure_threshold", "reset_timeout_ms"}
+    }
+
+    etcd key /chirp/entitlements (the gateway's entitlement rules):
+    {
+      "plans":       {"names": [...], "endpoint_access": {endpoint: [plan, ...]}},
+      "tiers":       {tier: plan}        first_party and internal map to "free": the 2023 coupling
     }
 
 Types are strict (no "100" for 100) and every section is required: a consumer that validates
@@ -29,9 +34,11 @@ __all__ = [
     "PLANS",
     "TIERS",
     "ConfigDocument",
+    "Entitlements",
     "InvalidConfig",
     "default_document",
     "validate_document",
+    "validate_entitlements",
 ]
 
 
@@ -105,16 +112,22 @@ class ConfigDocument(BaseModel):
     """A whole, valid config document."""
 
     model_config = _STRICT
-    plans: Plans
-    tiers: dict[str, str]
     rate_limits: RateLimits
     features: dict[str, bool]
     timeouts_ms: Timeouts
     retry: RetryPolicy
     breaker: BreakerPolicy
 
+
+class Entitlements(BaseModel):
+    """The gateway's entitlement rules: plans and the endpoints each may call, each tier's plan."""
+
+    model_config = _STRICT
+    plans: Plans
+    tiers: dict[str, str]
+
     @model_validator(mode="after")
-    def _tiers(self) -> ConfigDocument:
+    def _tiers(self) -> Entitlements:
         for tier in TIERS:
             if tier not in self.tiers:
                 raise ValueError(f"tiers lacks tier {tier!r}")
@@ -128,12 +141,21 @@ class ConfigDocument(BaseModel):
 
 def validate_document(document: Any) -> ConfigDocument:
     """The validated document, or InvalidConfig naming the first problem."""
+    return _validate(ConfigDocument, document)
+
+
+def validate_entitlements(document: Any) -> Entitlements:
+    """The validated entitlement rules, or InvalidConfig naming the first problem."""
+    return _validate(Entitlements, document)
+
+
+def _validate(model: Any, document: Any) -> Any:
     if document is None:
         raise InvalidConfig("the document is not valid JSON (or is null)")
     if not isinstance(document, dict):
         raise InvalidConfig(f"the document is a JSON {type(document).__name__}, not an object")
     try:
-        return ConfigDocument.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(_segment(p) for p in err["loc"]) or "document"

@@ -59,13 +59,6 @@ class ConfigView:
     def rate_limit(self, action: str) -> int:
         return self.doc["rate_limits"][action]
 
-    def endpoint_plans(self, endpoint: str) -> list[str]:
-        access = self.doc["plans"]["endpoint_access"]
-        return access.get(endpoint, []) if self.validated else access[endpoint]
-
-    def tier_plan(self, tier: str) -> str:
-        return self.doc["tiers"][tier]
-
     def retry(self) -> RetrySettings:
         r = self.doc["retry"]
         return RetrySettings(r["attempts"], r["base_backoff_ms"], r["budget_ratio"])

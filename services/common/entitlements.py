@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config_state import ConfigView
+from .entitlements_watch import EntitlementsView
 
 __all__ = [
     "API_KEYS",
@@ -51,8 +51,8 @@ def tier_of(api_key: str | None) -> str | None:
     return API_KEYS.get(api_key or "")
 
 
-def check(tier: str, endpoint: str, view: ConfigView, *, coupled: bool) -> Decision:
-    """May `tier` call `endpoint` under this config? `coupled` is the entitlement_coupling knob."""
+def check(tier: str, endpoint: str, view: EntitlementsView, *, coupled: bool) -> Decision:
+    """May `tier` call `endpoint` under these rules? `coupled` is the entitlement_coupling knob."""
     if tier in FIRST_PARTY_TIERS and not coupled:
         return Decision(True)
     plan = view.tier_plan(tier)

@@ -73,6 +73,7 @@ class Runtime:
         self.waiting: set[str] = {"config"} if self.consumes_config else set()
         self.version_override: Callable[[], int] | None = None  # the config service reports its own
         self._startup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.broken = ""  # why this process can no longer do its job (brittle config watcher died)
         self.http: Any = None
@@ -93,6 +94,10 @@ class Runtime:
         """Run `fn` at start-up, retried until it succeeds; /health waits for it."""
         self._startup.append((name, fn))
         self.waiting.add(name)
+
+    def in_background(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run `fn` for the life of the process (a watcher), cancelled at shutdown."""
+        self._background.append(fn)
 
     # -- the web app -------------------------------------------------------------------
 
@@ -159,6 +164,7 @@ class Runtime:
             self.callers["redis"].redis_client = _redis_client(self.env.deps["redis"])
         self._tasks = [asyncio.create_task(self._run_startup(n, fn)) for n, fn in self._startup]
         self._tasks.append(asyncio.create_task(self._watch_loop()))
+        self._tasks += [asyncio.create_task(fn()) for fn in self._background]  # type: ignore[arg-type]
         if self.consumes_config:
             self._tasks.append(asyncio.create_task(self._watch_config()))
         try:

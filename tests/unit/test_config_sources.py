@@ -91,8 +91,8 @@ def test_a_registered_source_is_what_mesh_config_and_bad_config_use(memory):
 
 
 def test_an_unknown_source_names_the_registered_ones():
-    mesh = Mesh(topology(config_source="etcd"))
-    with pytest.raises(UsageError, match=r"unknown config source 'etcd'.*registered: .*http"):
+    mesh = Mesh(topology(config_source="vault"))
+    with pytest.raises(UsageError, match=r"unknown config source 'vault'.*registered: .*http"):
         mesh.config()
 
 

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from services import presets
-from services.common.config_default import DEFAULT_DOCUMENT, default_document
-from services.common.config_schema import InvalidConfig, validate_document
+from services.common.config_default import DEFAULT_DOCUMENT, DEFAULT_ENTITLEMENTS, default_document, default_entitlements
+from services.common.config_schema import InvalidConfig, validate_document, validate_entitlements
+from services.common.entitlements_watch import EntitlementsState, EntitlementsView, offer_entitlements
 from services.common.config_state import ConfigView, initial_state, offer, validated_view
 
 
@@ -31,9 +32,8 @@ def test_the_default_needs_no_pydantic_import(monkeypatch):
     (presets.zero_rate_limit("post"), "rate_limits.post: Input should be greater than or equal to 1"),
     (presets.wrong_type("timeouts_ms.redis", "100ms"), "timeouts_ms.redis: Input should be a valid integer"),
     (presets.wrong_type("timeouts_ms.redis", "100"), "timeouts_ms.redis: Input should be a valid integer"),
-    (presets.missing_section("tiers"), "tiers: Field required"),
+    (presets.missing_section("features"), "features: Field required"),
     (presets.out_of_range("retry.budget_ratio", 1.5), "retry.budget_ratio: Input should be less than or equal to 1"),
-    (presets.out_of_range("tiers.first_party", "gold"), "tiers.first_party names unknown plan 'gold'"),
     (None, "not valid JSON"),
     ([1, 2], "a JSON list, not an object"),
 ])
@@ -42,20 +42,54 @@ def test_invalid_documents_are_rejected_naming_the_field(doc, problem):
         validate_document(doc)
 
 
-def test_ending_free_api_access_is_a_valid_document_that_removes_free_everywhere():
+def test_the_default_entitlements_are_valid_and_already_normalised():
+    assert validate_entitlements(default_entitlements()).model_dump() == DEFAULT_ENTITLEMENTS
+
+
+@pytest.mark.parametrize("rules, problem", [
+    ({"plans": DEFAULT_ENTITLEMENTS["plans"]}, "tiers: Field required"),
+    ({**DEFAULT_ENTITLEMENTS, "tiers": {**DEFAULT_ENTITLEMENTS["tiers"], "first_party": "gold"}},
+     "tiers.first_party names unknown plan 'gold'"),
+    ({**DEFAULT_ENTITLEMENTS, "tiers": {"first_party": "free"}}, "tiers lacks tier 'internal'"),
+    ({**DEFAULT_ENTITLEMENTS, "rate_limits": {}}, "rate_limits: Extra inputs are not permitted"),
+    (None, "not valid JSON"),
+])
+def test_invalid_entitlements_are_rejected_naming_the_field(rules, problem):
+    with pytest.raises(InvalidConfig, match=problem.replace(".", r"\.").replace("(", r"\(")):
+        validate_entitlements(rules)
+
+
+def test_ending_free_api_access_is_a_valid_rule_set_that_removes_free_everywhere():
     doc = presets.end_free_api_access()
-    view = validated_view(doc)
+    state, line = offer_entitlements(EntitlementsState(EntitlementsView(DEFAULT_ENTITLEMENTS)), 7,
+                                     json.dumps(doc).encode(), validate=True)
+    view = state.view
+    assert line.startswith("entitlements revision 7 applied") and state.revision == 7
     assert all("free" not in view.endpoint_plans(e) for e in doc["plans"]["endpoint_access"])
     assert view.endpoint_plans("home_timeline") == ["basic", "paid"]
-    assert view.tier_plan("first_party") == "free"  # the coupling is still in the document
+    assert view.tier_plan("first_party") == "free"  # the coupling is still in the rules
+
+
+def test_invalid_rules_keep_the_last_known_good_and_raw_rules_apply_unvalidated():
+    good = EntitlementsState(EntitlementsView(DEFAULT_ENTITLEMENTS), revision=3, sha256="a", latest=3)
+    state, line = offer_entitlements(good, 4, b"{not json", validate=True)
+    assert (state.revision, state.latest, state.rejected, state.view) == (3, 4, (4,), good.view)
+    assert "entitlements revision 4 rejected" in line and "keeping revision 3 (last known good)" in line
+    assert offer_entitlements(state, 4, b"{not json", validate=True) == (state, "")  # seen already
+    raw, line = offer_entitlements(good, 5, b'{"tiers": {}}', validate=False)
+    assert raw.view.validated is False and "applied unvalidated" in line
+    with pytest.raises(KeyError):
+        raw.view.endpoint_plans("login")  # the damage shows where the rules are used
 
 
 def test_presets_never_change_their_base():
     base = default_document()
-    presets.end_free_api_access(base)
     presets.delete_rate_limits(base)
     presets.zero_timeout("auth", base)
     assert base == DEFAULT_DOCUMENT
+    rules = default_entitlements()
+    presets.end_free_api_access(rules)
+    assert rules == DEFAULT_ENTITLEMENTS
 
 
 def test_malformed_is_text_that_does_not_parse():
@@ -79,7 +113,7 @@ def test_a_valid_version_is_applied():
 
 def test_an_invalid_version_is_rejected_and_the_last_good_one_kept():
     s1, _ = offer(initial_state(), 1, default_document(), validate=True)
-    s2, _ = offer(s1, 2, presets.end_free_api_access(), validate=True)
+    s2, _ = offer(s1, 2, presets.out_of_range("timeouts_ms.auth", 250), validate=True)  # valid: applied
     s3, line = offer(s2, 3, presets.delete_rate_limits(), validate=True)
     assert s3.view is s2.view and s3.applied_version == 2
     assert (s3.latest_version, s3.rejected, s3.on_last_known_good) == (3, (3,), True)

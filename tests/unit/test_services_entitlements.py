@@ -7,12 +7,12 @@ import json
 import pytest
 
 from services import presets
-from services.common.config_state import ConfigView
-from services.common.config_default import default_document
+from services.common.config_default import default_entitlements
+from services.common.entitlements_watch import EntitlementsView
 from services.common.entitlements import API_KEYS, ENTITLEMENT_ERROR, check, tier_of
 
-DEFAULT = ConfigView(default_document())
-ENDED = ConfigView(presets.end_free_api_access())
+DEFAULT = EntitlementsView(default_entitlements())
+ENDED = EntitlementsView(presets.end_free_api_access())
 
 
 def test_demo_keys_map_to_tiers_and_unknown_keys_to_none():
@@ -47,7 +47,7 @@ def test_ending_free_access_coupled_takes_first_party_and_internal_down_too(endp
 
 def test_first_parties_are_not_even_evaluated_when_resilient():
     # A broken (unvalidated) document cannot take first parties down through the gate.
-    broken = ConfigView(None, validated=False)
+    broken = EntitlementsView(None, validated=False)
     assert check("first_party", "login", broken, coupled=False).allowed
     with pytest.raises(TypeError):
         check("first_party", "login", broken, coupled=True)

@@ -22,9 +22,13 @@ def test_the_topology_validates_and_names_the_config_service():
 
 def test_every_service_but_redis_polls_config_and_the_graph_has_the_designed_edges():
     callers = {e.caller for e in TOPOLOGY.edges.values() if e.callee == "config"}
-    assert callers == set(TOPOLOGY.services) - {"redis", "config"}
+    assert callers == set(TOPOLOGY.services) - {"redis", "config", "etcd"}
     assert "gateway->links" not in TOPOLOGY.edges  # acyclic: the gateway never calls links
     assert {e.env for e in TOPOLOGY.edges.values() if e.callee == "redis"} == {"REDIS_URL"}
+    # the gateway's entitlement rules live in etcd, a second config source beside the config service
+    assert {e.name for e in TOPOLOGY.edges.values() if "etcd" in (e.caller, e.callee)} == {"gateway->etcd"}
+    assert sorted(TOPOLOGY.config_sources) == ["config", "entitlements"]
+    assert TOPOLOGY.config_sources["entitlements"].consumers == ("gateway",)
 
 
 def test_journeys_use_the_seeded_fixtures():
