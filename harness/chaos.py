@@ -147,13 +147,14 @@ class Chaos(ChaosAssertions):
             leftovers = list(reversed(self._active))
         self._revert_many(leftovers)
 
-    def revert(self, touching: Callable[[tuple[str, ...]], bool] = lambda _targets: True) -> tuple[Fault, ...]:
-        """Revert the active faults whose targets satisfy `touching` (all by default), newest first.
+    def revert(self, touching: Callable[[tuple[str, ...]], bool] = lambda _targets: True, *,
+               which: Callable[[Fault], bool] = lambda _fault: True) -> tuple[Fault, ...]:
+        """Revert the active faults whose targets satisfy `touching` and that `which` picks (all by default), newest first.
 
         Returns them; raises RevertFailed like `revert_all` (what failed is forgotten either way).
         """
         with self._lock:
-            chosen = [a for a in reversed(self._active) if touching(self.targets(a.fault))]
+            chosen = [a for a in reversed(self._active) if touching(self.targets(a.fault)) and which(a.fault)]
         self._revert_many(chosen)
         return tuple(a.fault for a in chosen)
 

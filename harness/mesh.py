@@ -10,6 +10,7 @@ The pytest plugin and the CLI only wire this object; everything they do is reach
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import ConfigSource, make_config_source
-from .errors import MeshNotSettled, UsageError, VerificationFailed
+from .errors import HarnessError, MeshNotSettled, UsageError, VerificationFailed
 from .modes import Mode, parse_mode
 from .clients.probe import Response, http_request
 from .runtime import RUNTIMES, Runtime, make_runtime
@@ -33,6 +34,7 @@ Observer = Callable[["Observation", bytes], None]
 __all__ = ["Mesh", "RUNTIMES"]
 
 SETTLE_S = 10.0  # how long reset() waits for the journeys to return to their steady state
+log = logging.getLogger("cascade")
 
 
 class Mesh:
@@ -77,9 +79,36 @@ class Mesh:
         return self
 
     def stop(self) -> None:
-        """Tear everything down; safe to call twice."""
-        self.started = False
-        self.runtime.stop()
+        """Tear everything down, a config source a push left changed put back first; safe to call twice."""
+        try:
+            for line in self.restore_config(strict=False):
+                log.warning("teardown: %s", line)
+        finally:
+            self.started = False
+            self.runtime.stop()
+
+    def restore_config(self, *, strict: bool = True) -> list[str]:
+        """Every config source a push left changed (a failed revert, an interrupted test) back as it was; what it did.
+
+        A file or an etcd key outside the mesh outlives it, so this runs at reset and teardown. One
+        changed by someone else since the push is left alone: VerificationFailed says so, or with
+        `strict=False` (teardown) the line returned does.
+        """
+        with self._config_lock:
+            sources = list(self._config_sources.items())
+        done = []
+        for name, source in sources:
+            restore = getattr(source, "restore", None)
+            if restore is None:
+                continue
+            try:
+                if restore():
+                    done.append(f"restored config.{name} to its content before the push")
+            except HarnessError as exc:
+                if strict:
+                    raise
+                done.append(f"could not restore config.{name}: {exc}")
+        return done
 
     def __enter__(self) -> Mesh:
         return self.start()
@@ -124,6 +153,7 @@ class Mesh:
         if dirty:
             raise VerificationFailed(f"after reset these proxies still have toxics or are disabled: {', '.join(dirty)}")
         actions = self.runtime.heal_processes()
+        actions += self.restore_config()
         if self.dirty and self._steady is not None:
             # Lasting damage (data a service seeds at start-up lost with its datastore, a wedged
             # process): what comes next must start from the mesh at rest, not from the damage, so

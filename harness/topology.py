@@ -487,7 +487,7 @@ def _config_source(name: str, c: Any, services: Mapping[str, Service], root: Pat
             raise InvalidTopology(f"{where}.endpoints: unknown service {m.group(2)!r}; services are: "
                                   f"{', '.join(sorted(services))}")
         key = _str(c, "key", where)
-        if not key.startswith("/") and not re.fullmatch(r"[\w./:-]+", key):
+        if not re.fullmatch(r"[\w./:-]+", key):
             raise InvalidTopology(f"{where}.key: {key!r} is not a plain etcd key like \"/chirp/flags\"")
         fields.update(endpoints=endpoints, key=key, format=_config_format(c, where, "json"))
     if kind in ("file", "etcd"):
@@ -501,8 +501,8 @@ def _lexically_inside(path: Path, root: Path) -> bool:
     """Whether `path` (relative to `root` unless absolute) stays under `root` once `..` is folded (no I/O)."""
     import os.path
 
-    full = os.path.normpath(path if path.is_absolute() else root / path)
-    base = os.path.normpath(root)
+    full = os.path.abspath(path if path.is_absolute() else root / path)
+    base = os.path.abspath(root)
     return full == base or full.startswith(base.rstrip("/") + "/")
 
 

@@ -140,10 +140,22 @@ class Holder:
         return {**rec, "kind": fault.kind}
 
     def heal(self, target: str | None = None) -> dict[str, Any]:
-        touching = matcher(self.mesh.topology, target)
+        which: Callable[[Any], bool] = lambda _fault: True
+        if target is not None and target.startswith("config:"):  # the pushes to one config source
+            topo = self.mesh.topology
+            name = topo.config_source_named(target[len("config:"):]).name  # InvalidTopology names the sources
+
+            def which(fault: Any) -> bool:
+                if fault.kind != "bad_config":
+                    return False
+                return (fault.source or topo.config_source_named(None).name) == name
+
+            touching = matcher(topo, None)
+        else:
+            touching = matcher(self.mesh.topology, target)
         seen = len(self.chaos.timeline)
         try:
-            reverted = self.chaos.revert(touching)
+            reverted = self.chaos.revert(touching, which=which)
         finally:
             failed = {ev.fault for ev in self.chaos.timeline[seen:] if ev.action == "revert_failed"}
             self._forget(failed)

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigPushError, MeshError
+from ..errors import ConfigPushError, MeshError, MeshNotReady
 from .base import Applied
 
 if TYPE_CHECKING:
@@ -136,7 +136,11 @@ def reload(mesh: Mesh, spec: ConfigSourceSpec) -> None:
         return
     for consumer in spec.consumers:
         if spec.reload == "restart":
-            mesh.runtime.restart(consumer, ready=False)
+            try:
+                mesh.runtime.restart(consumer, ready=False)
+            except MeshNotReady:
+                pass  # it would not start with this config: await_consumers reports it behind
+
         elif spec.signal:
             signum = getattr(signal_module, f"SIG{spec.signal}")
             try:
@@ -218,9 +222,10 @@ def _after_restart(mesh: Mesh, spec: ConfigSourceSpec, version: int, deadline: f
     running, behind = [], {}
     for consumer in spec.consumers:
         while True:
-            healthy = mesh.runtime.is_running(consumer) and not mesh.runtime._health_error(consumer)
-            if healthy or clock() >= deadline:
-                break
+            alive = mesh.runtime.is_running(consumer)
+            healthy = alive and not mesh.runtime._health_error(consumer)
+            if healthy or not alive or clock() >= deadline:
+                break  # up, exited (it refused the config), or out of time
             sleep(POLL_S)
         if healthy:
             running.append(consumer)

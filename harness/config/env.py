@@ -1,5 +1,9 @@
 """The "env" config source: one environment variable of one service, applied by restarting that service.
 
+On the local runtime the process is started again with the new value; on compose the container
+is recreated from a third compose file the runtime writes (config-env.override.yaml, beside its
+override), with `up --no-deps --force-recreate` of that one service.
+
     [config.pricing_env]
     kind = "env"
     consumers = ["pricing"]
@@ -40,7 +44,7 @@ class EnvSource(StoredSource):
         self.service = spec.consumers[0]
         if not hasattr(mesh.runtime, "set_env"):
             raise ConfigPushError(f"config.{spec.name}: the {mesh.runtime.name} runtime cannot change a service's "
-                                  "environment yet; env sources run on the local runtime")
+                                  "environment; env sources run on the local and compose runtimes")
 
     def describe(self) -> str:
         return f"{self.spec.var} of {self.service}"

@@ -111,8 +111,9 @@ def http_source(mesh: Mesh, spec: ConfigSourceSpec | None = None) -> ConfigClien
     """A [config.X] kind = "http" source, or the topology's [mesh] config_service, spoken to over the protocol above."""
     svc = spec.service if spec is not None else mesh.topology.config_service
     if not svc:
-        raise UsageError("config source \"http\" needs the service that serves the config: add config_service = "
-                         "\"<service>\" under [mesh] in the topology (config faults and explore_config push through it)")
+        raise UsageError("this topology declares no config source: add a [config.NAME] table (kind = \"file\", "
+                         "\"env\", \"etcd\" or \"http\"; docs/config-faults.md), or config_service = \"<service>\" "
+                         "under [mesh] for a service speaking the config-service protocol")
     host, port = mesh.address(svc)
     return ConfigClient(host, port, mesh.runtime.secret,
                         consumers=lambda version: consumers_applied(

@@ -14,6 +14,7 @@ what Cascade pushed, and leaves it alone (saying so) if someone changed it since
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class StoredSource:
         self._versions: list[_Version] = []
         self._applied: dict[int, Applied] = {}
         self._record: dict[str, Any] | None = None  # the run-state resource while the original is not in place
+        self._written: str | None = None  # sha256 of what Cascade wrote last: a revert restores only over it
         self.last_applied: Applied | None = None
 
     # -- what a kind provides ----------------------------------------------------------
@@ -109,7 +111,7 @@ class StoredSource:
         data = self._versions[to_version - 1].data
         if expect_raw is not None and _text(data) != expect_raw:
             raise VerificationFailed(f"config.{self.spec.name}: version {to_version} is not the text expected back")
-        return self._deliver(data, f"rollback to version {to_version}")
+        return self._deliver(data, f"rollback to version {to_version}", restoring=True)
 
     def history(self) -> list[dict[str, Any]]:
         return [{"version": i + 1, "note": v.note, "at": v.at, "sha256": sha256(v.data),
@@ -124,10 +126,15 @@ class StoredSource:
 
     # -- one write, from snapshot to evidence ------------------------------------------
 
-    def _deliver(self, data: bytes | None, note: str) -> int:
+    def _deliver(self, data: bytes | None, note: str, *, restoring: bool = False) -> int:
         self.current()  # version 1 is what was there before anything we do
         before = self._versions[-1].data
         original = self._versions[0].data
+        if restoring and self._written is not None and sha256(before) != self._written:
+            raise VerificationFailed(
+                f"config.{self.spec.name}: {self.describe()} changed after Cascade's push (it holds "
+                f"{sha256(before)[:12]}, Cascade wrote {self._written[:12]}); left as it is, not restoring over "
+                f"someone else's change (the content before the push had sha256 {sha256(original)[:12]})")
         if self._record is None and data != original:
             self._record = self.mesh.runtime.record.add_resource(
                 kind=self.resource_kind, source=self.spec.name, **self._where(), original=b64(original),
@@ -137,20 +144,42 @@ class StoredSource:
             self.mesh.runtime.record.save()
         marks = LogMarks.take(self.mesh, self.spec)
         self._write(data)
-        back = self._read()
-        if back != data:
-            raise VerificationFailed(f"config.{self.spec.name}: wrote {sha256(data)[:12]} to {self.describe()} but "
-                                     f"it holds {sha256(back)[:12]}")
-        self._versions.append(_Version(data, note, time.time()))
-        version = len(self._versions)
-        if data == original and self._record is not None:
-            self.mesh.runtime.record.drop_resource(self._record)
-            self._record = None
-        reload(self.mesh, self.spec)
-        applied = await_consumers(self.mesh, self.spec, version,
-                                  Evidence(sha256(data), self._revision(), sha256(before)), marks)
+        try:
+            back = self._read()
+            if back != data:
+                raise VerificationFailed(f"config.{self.spec.name}: wrote {sha256(data)[:12]} to {self.describe()} "
+                                         f"but it holds {sha256(back)[:12]}")
+            self._written = sha256(data)
+            self._versions.append(_Version(data, note, time.time()))
+            version = len(self._versions)
+            reload(self.mesh, self.spec)
+            applied = await_consumers(self.mesh, self.spec, version,
+                                      Evidence(sha256(data), self._revision(), sha256(before)), marks)
+        except BaseException:
+            # Written but not delivered (a reload that failed, Ctrl-C): put back what was there, so
+            # a push that raised leaves nothing behind; the record goes once the original is back.
+            if not restoring and data != before:
+                with contextlib.suppress(Exception):
+                    self._write(before)
+                    self._written = sha256(before)
+                    self._versions.append(_Version(before, "restored after a failed push", time.time()))
+                    self._forget_record_if_original()
+            raise
+        self._forget_record_if_original()
         self._applied[version] = self.last_applied = applied
         return version
+
+    def _forget_record_if_original(self) -> None:
+        if self._record is not None and self._versions[-1].data == self._versions[0].data:
+            self.mesh.runtime.record.drop_resource(self._record)
+            self._record = None
+
+    def restore(self) -> bool:
+        """Put the original content back if a push left something else (mesh teardown); True if it did."""
+        if self._record is None:
+            return False
+        self._deliver(self._versions[0].data, "restored at teardown", restoring=True)
+        return True
 
     def checksum(self) -> str:
         """The sha256 of what the store holds now ("absent" if nothing)."""

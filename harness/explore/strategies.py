@@ -65,12 +65,18 @@ def horizon_ms(topology: Topology) -> int:
     return max((j.budget_ms for j in topology.journeys.values()), default=DEFAULT_HORIZON_MS)
 
 
-def fault_key(fault: Fault, config_service: str | None = None) -> tuple[str, str]:
+def fault_key(fault: Fault, config_service: str | None = None, topology: Topology | None = None) -> tuple[str, str]:
     """What two faults must not share to be active at once: a toxic kind on one edge, or one service's process.
 
     Each kind says (`exclusive_key`); given the topology's `config_service`, a bad config push
-    takes that service's process key.
+    takes that service's process key. Given the topology, a push to a [config.NAME] takes the
+    process key of what it needs running to be pushed and reverted (BadConfig.holder).
     """
+    holder = getattr(fault, "holder", None)
+    if topology is not None and holder is not None:
+        process = holder(topology)
+        if process:
+            return ("process", process)
     return fault.exclusive_key(config_service)
 
 
@@ -187,5 +193,5 @@ def schedules(topology: Topology, *, max_faults: int = 3, horizon_s: float | Non
         return Scheduled(fault, at=round(at * TIME_STEP_S, 3), for_=round(length * TIME_STEP_S, 3))
 
     chosen = st.lists(faults(topology, process=process), min_size=1, max_size=max_faults,
-                      unique_by=lambda f: fault_key(f, topology.config_service))
+                      unique_by=lambda f: fault_key(f, topology.config_service, topology))
     return chosen.flatmap(lambda fs: st.tuples(*(placed(f) for f in fs)))

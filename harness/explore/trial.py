@@ -173,7 +173,8 @@ class Trial:
     def can_inject(self, fault: Fault) -> bool:
         """False if an active fault holds the same toxic kind on the edge, or the same service (`fault_key`)."""
         config = self.mesh.topology.config_service
-        return fault_key(fault, config) not in {fault_key(f, config) for f in self.active}
+        topo = self.mesh.topology
+        return fault_key(fault, config, topo) not in {fault_key(f, config, topo) for f in self.active}
 
     def inject(self, fault: Fault) -> Check:
         """Apply `fault` (verified) and judge every journey against its contract."""

@@ -1,7 +1,7 @@
-"""Config faults: a bad configuration document pushed to the mesh's config service, as a pure value.
+"""Config faults: a bad configuration pushed to a config source (a file, a variable, an etcd key, a config service), as a pure value.
 
-`BadConfig` says *what* to push; the config-push client (I/O) says where, snapshots the
-current document first and restores it on revert. A patch is applied to that current
+`BadConfig` says *what* to push and to which [config.NAME] (`source=`); the source (I/O,
+harness/config/) snapshots the current content first and restores it on revert. A patch is applied to that current
 document by `apply_patch`, a pure function:
 
     current document ──apply_patch(doc, {"limits.rate": "oops", "limits.burst": DELETE})──> new document
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from ..mesh import Mesh
 
 __all__ = [
-    "BAD_CONFIG_KINDS", "BadConfig", "DELETE", "MALFORMED_JSON", "UNDEFINED_NAME", "apply_patch", "bad_configs",
-    "config_leaves",
+    "BAD_CONFIG_KINDS", "BadConfig", "DELETE", "MALFORMED_JSON", "UNDEFINED_NAME", "apply_patch", "bad_config_options",
+    "bad_configs", "config_leaves",
 ]  # fmt: skip
 
 MALFORMED_JSON = '{"cascade": {"truncated": ['
@@ -288,6 +288,20 @@ class BadConfig(FaultKind):
             return (topology.config_service,) if getattr(topology, "config_service", None) else ()
         return tuple(sorted({*spec.consumers, *((spec.service,) if spec.service else ())}))
 
+    def holder(self, topology: Any) -> str:
+        """The service a push and its revert need running: the http source's service, the etcd service of
+        an etcd source in the mesh, the consumer an env source restarts; "" for a file source."""
+        spec = self._spec(topology)
+        if spec is None:
+            return getattr(topology, "config_service", "") or ""
+        if spec.kind == "http":
+            return spec.service
+        if spec.kind == "env":
+            return spec.consumers[0]
+        if spec.kind == "etcd" and spec.endpoints.startswith("http://{"):
+            return spec.endpoints[len("http://{"):-1]
+        return ""
+
     def exclusive_key(self, config_service: str | None = None) -> tuple[str, str]:
         """No two pushes to one source overlap; a push to the config service not a Kill, Pause or Restart of it.
 
@@ -346,8 +360,12 @@ class BadConfig(FaultKind):
         options = []
         for name, content in sorted(documents.items()):
             source = "" if name == implied else name
+            spec = ctx.topology.config_sources.get(name)
             if isinstance(content, Mapping) and content:
-                options.append(bad_configs(content, kinds=ctx.config_kinds or BAD_CONFIG_KINDS, source=source))
+                pushes = [p for p in bad_config_options(content, kinds=ctx.config_kinds or BAD_CONFIG_KINDS,
+                                                        source=source) if _takes(spec, p)]
+                if pushes:
+                    options.append(st.sampled_from(pushes))
             elif isinstance(content, str) and content:
                 options.append(st.just(cls(raw=content[: max(1, len(content) // 2)], name="truncated", source=source)))
         return st.one_of(options) if options else None
@@ -495,6 +513,15 @@ def _boundaries(value: Any) -> tuple[Any, ...]:
 def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS,
                 source: str = "") -> st.SearchStrategy[BadConfig]:
     """Bad pushes derived from `document` (the config service's current one), of the given kinds (see the table above)."""
+    options = bad_config_options(document, kinds=kinds, source=source)
+    from hypothesis import strategies as st  # only when exploring: importing faults stays light
+
+    return st.sampled_from(options)
+
+
+def bad_config_options(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CONFIG_KINDS,
+                       source: str = "") -> list[BadConfig]:
+    """Every bad push `bad_configs` draws from, in order."""
     if not isinstance(document, Mapping) or not document:
         raise UsageError(f"bad_configs needs the current config document as a non-empty JSON object, got {document!r:.80}")
     unknown = [k for k in kinds if k not in BAD_CONFIG_KINDS]
@@ -514,7 +541,17 @@ def bad_configs(document: Mapping[str, Any], *, kinds: tuple[str, ...] = BAD_CON
     options = [c for k in kinds for c in by_kind[k]]
     if not options:
         raise UsageError(f"bad_configs: the document offers nothing for kinds {', '.join(kinds)}")
-    from hypothesis import strategies as st  # only when exploring: importing faults stays light
+    return options
 
-    return st.sampled_from(options)
+
+def _takes(spec: Any, push: BadConfig) -> bool:
+    """Whether the source can hold what `push` makes: a variable holds text, TOML has no null."""
+    if spec is None or push.patch is None:
+        return True
+    values = [v for v in push.patch.values() if v is not DELETE]
+    if spec.kind == "env":
+        return all(isinstance(v, (str, int, float, bool)) for v in values)
+    if spec.format == "toml":
+        return all(v is not None for v in values)
+    return True
 

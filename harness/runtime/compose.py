@@ -69,6 +69,7 @@ __all__ = ["ComposeRuntime", "cascade_projects", "make_compose_runtime", "reap_c
 
 STOP_GRACE_S = 2
 PAUSE_ATTEMPTS = 5
+ENV_OVERRIDE = "config-env.override.yaml"  # env config sources' values, a third compose file
 # Containers start slower than local processes (namespaces, a loaded engine): never wait less.
 MIN_START_TIMEOUT_S = 30.0
 COMPOSE_TIMEOUT_S = 180.0
@@ -209,6 +210,10 @@ class ComposeRuntime(BaseRuntime):
         self._engine: Any = None  # the EnvoyEngine being started; `engine` once it serves every edge
         self._docker: Any = None
         self._ids: dict[str, str] = {}  # compose service -> container id (stable across restarts)
+        # Environment given by env config sources: service -> var -> value (None: unset), applied by
+        # recreating the container from a third compose file (config-env.override.yaml) at its restart.
+        self._env: dict[str, dict[str, str | None]] = {}
+        self._env_stale: set[str] = set()  # services whose container predates a change of _env
         self._killed: set[str] = set()
         self._lock = threading.Lock()
 
@@ -419,6 +424,33 @@ class ComposeRuntime(BaseRuntime):
             raise MeshError(f"{service}'s container is not running; there is no process to send signal {signum} to")
         c.kill(signal=int(signum))
 
+    def env_value(self, service: str, var: str) -> str | None:
+        """The value `service` gets for `var`: one an env source set, else what its container runs with."""
+        given = self._env.get(service, {})
+        if var in given:
+            return given[var]
+        for item in self.container(service).attrs.get("Config", {}).get("Env") or []:
+            name, _, value = item.partition("=")
+            if name == var:
+                return value
+        return None
+
+    def set_env(self, service: str, var: str, value: str | None) -> None:
+        """Give `service` `var` = `value` (None: unset) from its next restart on, which recreates its container."""
+        with self._lock:
+            self._env.setdefault(service, {})[var] = value
+            self._env_stale.add(service)
+        assert self.record is not None
+        env_file = self.record.dir / ENV_OVERRIDE
+        compose_name = {n: self.topology.service(n).compose_service for n in self._env}
+        env_file.write_text(json.dumps({"services": {compose_name[n]: {"environment": {
+            k: v for k, v in vars_.items()}} for n, vars_ in sorted(self._env.items())}}, indent=1))
+
+    def _compose_files(self) -> list[Path]:
+        assert self.override is not None and self.record is not None
+        env_file = self.record.dir / ENV_OVERRIDE
+        return [self.compose_file, self.override, *([env_file] if self._env else [])]
+
     def restart(self, service: str, *, ready: bool = True) -> None:
         """Restart the container (start it if it is down), read its new published port; wait until healthy, or answering.
 
@@ -428,7 +460,14 @@ class ComposeRuntime(BaseRuntime):
         c = self.container(service)
         if self.is_paused(service):
             c.unpause()
-        if self.is_running(service):
+        if service in self._env_stale:  # an env source changed its environment: a new container
+            compose_service = self.topology.service(service).compose_service
+            self._compose("up", "-d", "--no-build", "--no-deps", "--force-recreate", "-t", str(STOP_GRACE_S),
+                          compose_service)
+            with self._lock:
+                self._env_stale.discard(service)
+                self._ids.pop(compose_service, None)
+        elif self.is_running(service):
             c.restart(timeout=STOP_GRACE_S)
         else:
             c.start()
@@ -518,7 +557,7 @@ class ComposeRuntime(BaseRuntime):
 
     def _compose(self, *args: str, files: list[Path] | None = None) -> str:
         assert self.override is not None and self.record is not None
-        files = files if files is not None else [self.compose_file, self.override]
+        files = files if files is not None else self._compose_files()
         argv = [*self.command, "--ansi", "never", "-p", self.project, *(a for f in files for a in ("-f", str(f))), *args]
         return _run_compose(argv, log=self._compose_log())
 

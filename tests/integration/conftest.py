@@ -40,7 +40,8 @@ def alive(pid_ticks):
     return [(pid, t) for pid, t in pid_ticks if process_start_ticks(pid) == t]
 
 
-COMPOSE_IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0", "cascade/envoy:1.40.0")
+COMPOSE_IMAGES = ("cascade/python:dev", "cascade/redis:dev", "cascade/toxiproxy:2.12.0", "cascade/envoy:1.40.0",
+                  "cascade/etcd:3.4")
 REQUIRE_DOCKER = os.environ.get("CASCADE_REQUIRE_DOCKER") == "1"
 
 

@@ -315,7 +315,7 @@ applied = { http = "GET /applied", within_ms = 3000 }
         assert src["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         assert src["pushed"] == ["BadConfig(patch to quote: set price_cents=900)"]
         assert "config sources" in cascade("status").stdout
-        r = cascade("heal")
+        r = cascade("heal", "config:quote")
         assert r.returncode == 0 and "reverted BadConfig(patch to quote" in r.stdout, r.stdout + r.stderr
         assert path.read_bytes() == SETTINGS
         r = cascade("inject", "config:nope", "bad_config", "raw=x")
@@ -385,3 +385,60 @@ def test_an_etcd_outside_the_mesh_is_restored_by_the_reaper_unless_written_since
     assert "restored /k" in reap_etcd_key({**res, "original": None, "original_sha256": "absent"})
     assert client.get("/k") is None
     assert reap_etcd_key({**res, "mesh_service": "etcd"}).endswith("ended with its mesh's etcd")
+
+
+def test_a_push_whose_reload_fails_is_put_back_before_the_error_reaches_the_test(tmp_path):
+    from harness.errors import ConfigPushError
+
+    topo = load_topology(folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+reload = "http:POST /no-such-reload"
+applied = { within_ms = 300 }
+'''))
+    path = topo.root / "conf" / "settings.json"
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with pytest.raises(ConfigPushError, match=r"reload POST /no-such-reload on quote answered 404"):
+            chaos.apply(BadConfig.out_of_range("price_cents", 5, source="quote"))
+        assert path.read_bytes() == SETTINGS
+        state = json.loads(next((tmp_path / "state").glob("runs/*/state.json")).read_text())
+        assert not [r for r in state["resources"] if r["kind"] == "config_file"]  # nothing left to reap
+
+
+def test_a_file_changed_by_someone_else_during_the_fault_is_not_overwritten_by_the_revert(tmp_path):
+    from harness.errors import HarnessError
+
+    topo = load_topology(folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { within_ms = 200 }
+'''))
+    path = topo.root / "conf" / "settings.json"
+    theirs = b'{"price_cents": 333, "currency": "EUR"}\n'
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
+        with pytest.raises(HarnessError, match=r"changed after Cascade's push .* left as it is"):
+            with chaos.inject(BadConfig.out_of_range("price_cents", 5, source="quote")):
+                path.write_bytes(theirs)  # an operator fixes it by hand while the fault is on
+        assert path.read_bytes() == theirs
+    assert path.read_bytes() == theirs  # teardown left it too
+
+
+def test_teardown_puts_back_a_push_nobody_reverted(tmp_path):
+    from harness.apply import apply_fault
+
+    topo = load_topology(folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+applied = { within_ms = 200 }
+'''))
+    path = topo.root / "conf" / "settings.json"
+    with Mesh(topo, state_dir=tmp_path / "state") as mesh:
+        apply_fault(mesh, BadConfig(raw="{oops", source="quote"))  # its undo is dropped on the floor
+        assert path.read_bytes() == b"{oops"
+    assert path.read_bytes() == SETTINGS

@@ -97,7 +97,8 @@ def test_an_unknown_source_names_the_registered_ones():
 
 
 def test_http_without_a_config_service_says_what_to_declare():
-    with pytest.raises(UsageError, match=r"add config_service = \"<service>\" under \[mesh\]"):
+    with pytest.raises(UsageError, match=r"declares no config source: add a \[config.NAME\] table .* or "
+                                         r"config_service = \"<service>\" under \[mesh\]"):
         Mesh(topology()).config()
 
 
