@@ -170,8 +170,11 @@ class ConfigSourceSpec:
     name: str
     kind: str
     consumers: tuple[str, ...]
-    path: str = ""  # file: relative to the topology's folder (local runtime) or absolute
-    container_path: str = ""  # file, compose: where the file is inside the consumers' containers
+    # file: the host file, relative to the topology's folder or absolute; on compose its folder must
+    # be bind-mounted into the consumers (checked), unless container_path is set: then only the
+    # local runtime uses `path`
+    path: str = ""
+    container_path: str = ""  # file, compose: where the file is inside the consumers' containers (Docker API)
     format: str = "json"  # file, etcd: how a patch is applied (raw: only whole documents)
     reload: str = "watch"
     applied: Mapping[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ what it runs is planned, purely, in `compose_plan.py`. Docker is imported only w
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -35,6 +36,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from signal import Signals
 from typing import Any, Callable
 
 from ..errors import HarnessError, MeshCrashed, MeshError, MeshNotReady, ProvisionError, UsageError
@@ -76,6 +78,8 @@ COMPOSE_TIMEOUT_S = 180.0
 _PROJECT_LABEL = "com.docker.compose.project"
 _SERVICE_LABEL = "com.docker.compose.service"
 _LOG_LOCK = threading.Lock()  # two compose commands may finish at once; their log entries must not interleave
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "busybox"})
+log = logging.getLogger("cascade")
 
 
 # -- compose, v1 or v2 ------------------------------------------------------------------------
@@ -422,6 +426,15 @@ class ComposeRuntime(BaseRuntime):
         c = self.container(service)
         if not self.is_running(service):
             raise MeshError(f"{service}'s container is not running; there is no process to send signal {signum} to")
+        main = _main_process(c)
+        if main and os.path.basename(main[0]) in _SHELLS:
+            # `sh -c "... && your-service"` without `exec`: as PID 1 the shell ignores a signal it does
+            # not trap, so the service never sees it, and a reload waits in vain.
+            said = (f"{service}'s main process is a shell ({' '.join(main)[:160]}): {Signals(signum).name} reaches "
+                    "the shell, not your service, and is ignored unless the shell traps it; end the command with "
+                    "`exec <your service>` so that it is the main process")
+            self._log(said)
+            log.warning(said)
         c.kill(signal=int(signum))
 
     def env_value(self, service: str, var: str) -> str | None:
@@ -666,6 +679,19 @@ def make_compose_runtime(topology: Topology, mode: Mode, **kw: Any) -> ComposeRu
             f"under [mesh] in the topology of {topology.name!r}"
         )
     return ComposeRuntime(topology, mode, compose_file=topology.compose_file, **kw)
+
+
+def _main_process(container: Any) -> list[str]:
+    """The command line of the container's main process (its PID 1) as the engine sees it now; [] if it cannot say."""
+    main = str((container.attrs.get("State") or {}).get("Pid", ""))
+    try:
+        top = container.top(ps_args="-o pid,args")
+    except Exception:  # noqa: BLE001 -- only a warning depends on it
+        return []
+    for row in top.get("Processes") or []:
+        if row and str(row[0]).strip() == main:
+            return " ".join(row[1:]).split()
+    return []
 
 
 def _published(container: Any, port: int) -> int | None:

@@ -10,7 +10,8 @@ variable, validates them, and keeps the last good settings when a new file is ba
     POST /reload     re-read the file now (for reload = "http:POST /reload")
 
 It logs "applied config sha256=<hex>" or "rejected config sha256=<hex>: <why>". With WATCH=0 it
-reads the file only at start, on SIGHUP and on POST /reload.
+reads the file only at start, on SIGHUP and on POST /reload. It listens on HOST (default
+127.0.0.1; a container sets 0.0.0.0) and PORT, and exits on SIGTERM (also as a container's PID 1).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ETCD_URL = os.environ.get("ETCD_URL", "")
 ETCD_KEY = os.environ.get("ETCD_KEY", "")
 PLAN = os.environ.get("PLAN", "pro")
 WATCH = os.environ.get("WATCH", "1") == "1"
+HOST = os.environ.get("HOST", "127.0.0.1")
 state = {"settings": None, "sha": "", "seen": "", "revision": 0}
 lock = threading.Lock()
 
@@ -134,9 +136,12 @@ def main() -> None:
     if state["settings"] is None:
         sys.exit(f"no valid config in {PATH or ETCD_KEY}")
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=load).start())
+    # As a container's PID 1 it gets no default action for SIGTERM: without this, `docker stop`
+    # waits out its grace period and kills it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if WATCH:
         threading.Thread(target=watch, daemon=True).start()
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    server = ThreadingHTTPServer((HOST, int(os.environ["PORT"])), Handler)
     log(f"listening on {server.server_address[1]} plan={PLAN}")
     server.serve_forever()
 
