@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                 "push_median_ms": round(statistics.median(r.push), 3),
                 "restore_median_ms": round(statistics.median(r.restore), 3),
                 "p90_meets_target": res["p90_ms"] < kind.target_ms, "stopped_early": r.stopped_early,
-                "samples_ms": [round(x, 2) for x in r.total], **extra,
+                "samples_ms": [round(x, 2) for x in r.total], "push_samples_ms": [round(x, 2) for x in r.push],
+                "restore_samples_ms": [round(x, 2) for x in r.restore], **extra,
             }  # fmt: skip
             print(f"   median {res['median_ms']:.1f} ms, p90 {res['p90_ms']:.1f} ms (n={res['n']}); push "
                   f"{kinds[kind.name]['push_median_ms']:.1f} + restore {kinds[kind.name]['restore_median_ms']:.1f} "
