@@ -53,6 +53,7 @@ BENCHMARKS = (
     Benchmark("inject", "bench_inject.py", (), ("--cycles", "30", "--warmup", "5", "--bringups", "2"), "inject", 180),
     Benchmark("overhead", "bench_overhead.py", (), ("--samples", "30", "--journey-samples", "5"), "overhead", 180),
     Benchmark("http", "bench_http.py", (), ("--cycles", "30", "--warmup", "5", "--bringups", "2"), "http", 240),
+    Benchmark("config", "bench_config.py", (), ("--rounds", "5", "--warmup", "1"), "config", 240),
     Benchmark("memory", "bench_memory.py", (), ("--rounds", "3",), "memory", 120),
     Benchmark("compose", "bench_compose.py", (), ("--bringups", "1",), "compose", 300),
     Benchmark("ctk", "bench_ctk.py", (), ("--batch", "2",), "ctk", 420),
