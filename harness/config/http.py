@@ -1,6 +1,8 @@
 """The "http" config source: a client of the config-service protocol that bad-config faults push through.
 
-The protocol a topology's `mesh.config_service` must speak (the bundled `config` service does):
+The protocol a `[config.X] kind = "http"` source's service (or `mesh.config_service`) must speak,
+described for service authors in docs/config-faults.md ("The config-service protocol"); the
+bundled `config` service speaks it:
 
     GET  /config                 -> 200 {"version": n, "document": {...} | null, "raw": "<text>"}
     PUT  /config                 -> 201 {"version": n}   body: raw document bytes (any bytes)

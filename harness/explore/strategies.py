@@ -20,7 +20,7 @@ reproduced.
 Each fault kind says how it is drawn (`FaultKind.draw`, in harness/faults/); a kind registered
 later joins its family here with no change to this module.
 
-Bad configs are derived from the config service's own document (harness/faults/config_draw.py).
+Bad configs are derived from the config service's own document (harness/faults/config.py).
 """
 
 from __future__ import annotations
