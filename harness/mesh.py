@@ -200,7 +200,9 @@ class Mesh:
     def config(self, source: str | None = None) -> ConfigSource:
         """The config source `source` ([config.NAME]; None: the only one), what BadConfig and explore_config push through.
 
-        One object per source and mesh, so what it snapshotted before a push is there to restore.
+        One object per file, env or etcd source and mesh, so what it snapshotted before a push is
+        there to restore (an http source keeps its versions itself: a new client each time, at the
+        service's address now, which changes when a container restarts).
         A topology with no [config] table and no config_service gets [mesh] config_source's
         registered source (default "http", which then asks for a config_service).
         """
@@ -209,12 +211,13 @@ class Mesh:
                 self.topology.config_source_named(source)  # raises: names the fix
             return make_config_source(self.topology.config_source, self)
         spec = self.topology.config_source_named(source)
+        if spec.kind == "http":  # a client of the service's own versions, built where the service is now
+            kind = self.topology.config_source if spec.service == self.topology.config_service else spec.kind
+            return make_config_source(kind, self, spec)
         with self._config_lock:
             built = self._config_sources.get(spec.name)
             if built is None:
-                kind = self.topology.config_source if spec.kind == "http" and spec.service == self.topology.config_service \
-                    else spec.kind
-                built = self._config_sources[spec.name] = make_config_source(kind, self, spec)
+                built = self._config_sources[spec.name] = make_config_source(spec.kind, self, spec)
             return built
 
     # -- talking to services -------------------------------------------------------

@@ -47,13 +47,19 @@ class EtcdSource(StoredSource):
         super().__init__(mesh, spec)
         m = re.fullmatch(r"http://\{([a-z][a-z0-9_-]*)\}", spec.endpoints)
         self.service = m.group(1) if m else ""
-        if self.service:
-            host, port = mesh.address(self.service)
-            self.endpoint = f"http://{host}:{port}"
-        else:
-            self.endpoint = spec.endpoints
-        self.client = EtcdClient(self.endpoint)
         self._mod_revision = 0  # of the key as last read or written; 0: absent
+
+    @property
+    def endpoint(self) -> str:
+        """etcd's client URL now (an etcd of the mesh moves when its container restarts on compose)."""
+        if self.service:
+            host, port = self.mesh.address(self.service)
+            return f"http://{host}:{port}"
+        return self.spec.endpoints
+
+    @property
+    def client(self) -> EtcdClient:
+        return EtcdClient(self.endpoint)
 
     def describe(self) -> str:
         return f"key {self.spec.key} of etcd {self.endpoint}"
