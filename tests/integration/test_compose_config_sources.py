@@ -321,3 +321,22 @@ applied = {{ log = "^applied config", rejected = "^rejected config", within_ms =
         assert "SIGHUP reaches the shell, not your service" in said[0] and "exec <your service>" in said[0]
         assert mesh.runtime.is_running("quote")  # PID 1 ignores a signal it does not trap
         assert inside(mesh, CONTAINER_PATH)[0] == SETTINGS
+
+
+def test_an_env_push_recreates_the_container_with_the_new_value_and_the_revert_brings_the_old_one_back(
+        tmp_path, compose_mesh):
+    compose = HOST_FILE.replace("      CONFIG_FILE: /app/conf/settings.json", "      CONFIG_FILE: /app/conf/settings.json\n"
+                                "      PLAN: pro")
+    topo = system(tmp_path, compose, 'applied = { within_ms = 100 }')
+    (topo.root / "topology.toml").write_text((topo.root / "topology.toml").read_text()
+                                             + '\n[config.plan]\nkind = "env"\nconsumers = ["quote"]\nvar = "PLAN"\n')
+    topo = load_topology(topo.root / "topology.toml")
+    with compose_mesh(topo) as mesh, chaos_of(mesh) as chaos:
+        first = mesh.runtime.container("quote").id
+        assert mesh.config("plan").current().document == {"PLAN": "pro"}  # what the container runs with
+        with chaos.inject(BadConfig(patch={"PLAN": "free"}, source="plan")):
+            assert mesh.config("plan").last_applied.running == ("quote",)
+            assert quote(mesh) == (402, {"error": "plan 'free' does not include quotes"})
+            assert mesh.runtime.container("quote").id != first  # a new container, not a restart
+        assert quote(mesh) == (200, {"plan": "pro", "price": 250})
+        assert mesh.config("plan").current().document == {"PLAN": "pro"}
