@@ -320,7 +320,7 @@ def lock_rows(root: Path | None = None) -> list[tuple[str, str, bool]]:
     """Doctor's rows on this interpreter's packages: the locked versions installed, and any drift from the lock."""
     from ..lockfile import environment_drift, installed_versions, normalize
 
-    root = Path(__file__).resolve().parents[1] if root is None else root
+    root = Path(__file__).resolve().parents[2] if root is None else root  # the checkout: harness/runtime/ is two down
     try:
         found = environment_drift(root)
     except Exception as exc:  # noqa: BLE001 -- doctor reports every failure as a row, never raises
