@@ -73,7 +73,13 @@ class Mesh:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> Mesh:
-        """Bring every service up and wait until all are healthy."""
+        """Bring every service up and wait until all are healthy; a config file path leading out of the topology's
+        folder through a symlink is refused first (InvalidTopology), before anything starts."""
+        from .config.file import confine
+
+        for spec in self.topology.config_sources.values():
+            if spec.kind == "file" and not (spec.container_path and self.runtime.name != "local"):
+                confine(spec, self.topology.root)
         self._toxiproxy = self.runtime.start()
         self.started = True
         return self

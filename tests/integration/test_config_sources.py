@@ -442,3 +442,23 @@ applied = { within_ms = 200 }
         apply_fault(mesh, BadConfig(raw="{oops", source="quote"))  # its undo is dropped on the floor
         assert path.read_bytes() == b"{oops"
     assert path.read_bytes() == SETTINGS
+
+
+def test_a_config_file_reached_through_a_symlink_out_of_the_folder_is_refused_before_anything_starts(tmp_path):
+    from harness.errors import InvalidTopology
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "settings.json").write_bytes(SETTINGS)
+    topology = folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "linked/settings.json"
+''')
+    (topology.parent / "linked").symlink_to(outside)
+    mesh = Mesh(load_topology(topology), state_dir=tmp_path / "state")
+    with pytest.raises(InvalidTopology, match=r"config.quote.path: 'linked/settings.json' leads to .*elsewhere/settings"
+                                              r".json', outside the topology's folder .* allow_outside = true"):
+        mesh.start()
+    assert not (tmp_path / "state" / "runs").exists()  # nothing was started
