@@ -183,6 +183,9 @@ class ConfigSourceSpec:
     endpoints: str = ""  # etcd: "http://{service}" or "http://127.0.0.1:2379"
     key: str = ""  # etcd: the key
     service: str = ""  # http: the service speaking the config-service protocol
+    # The journeys a push may change (its blast radius), when narrower than every journey crossing
+    # a consumer: declared like a journey's edges, so a change anywhere else is reported as a cascade.
+    journeys: tuple[str, ...] = ()
 
     @property
     def signal(self) -> str:
@@ -391,6 +394,10 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         if c.kind == "http" and not c.consumers:  # who reads an HTTP config service: whoever calls it
             readers = tuple(sorted(e.caller for e in edges.values() if e.callee == c.service))
             config_sources[n] = dataclasses.replace(c, consumers=readers)
+        for journey in c.journeys:
+            if journey not in journeys:
+                raise InvalidTopology(f"config.{n}.journeys: unknown journey {journey!r}; journeys are: "
+                                      f"{', '.join(sorted(journeys))}")
     if config_service:
         legacy = config_service
         if legacy in config_sources and config_sources[legacy].service != config_service:
@@ -429,7 +436,7 @@ def _config_source(name: str, c: Any, services: Mapping[str, Service], root: Pat
     kind = _str(c, "kind", where)
     if kind not in CONFIG_KINDS:
         raise InvalidTopology(f"{where}.kind: {kind!r} is not one of {', '.join(CONFIG_KINDS)}")
-    keys = {"kind", "consumers"} | {
+    keys = {"kind", "consumers", "journeys"} | {
         "file": {"path", "container_path", "format", "reload", "applied", "allow_outside"},
         "env": {"var", "applied"},
         "etcd": {"endpoints", "key", "format", "reload", "applied"},
@@ -444,7 +451,7 @@ def _config_source(name: str, c: Any, services: Mapping[str, Service], root: Pat
             raise InvalidTopology(f"{where}.consumers: unknown service {svc!r}; services are: {', '.join(sorted(services))}")
     if len(set(consumers)) != len(consumers):
         raise InvalidTopology(f"{where}.consumers: {consumers!r} names a service twice")
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"journeys": tuple(_str_list(c, "journeys", where))}
     if kind == "http":
         service = _str(c, "service", where)
         if service not in services:

@@ -281,11 +281,14 @@ class BadConfig(FaultKind):
     def targets(self, topology: Any) -> tuple[str, ...]:
         """Who reads the config: its consumers (and, for an HTTP source, the service serving it).
 
-        Every journey that crosses one is in the push's blast radius.
+        Every journey that crosses one is in the push's blast radius, unless the source declares
+        its `journeys`: then the target is `config:NAME`, and those journeys are the radius.
         """
         spec = self._spec(topology)
         if spec is None:
             return (topology.config_service,) if getattr(topology, "config_service", None) else ()
+        if spec.journeys:  # the source declares which journeys depend on it: they alone are in the radius
+            return (f"config:{spec.name}",)
         return tuple(sorted({*spec.consumers, *((spec.service,) if spec.service else ())}))
 
     def holder(self, topology: Any) -> str:

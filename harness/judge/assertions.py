@@ -151,7 +151,10 @@ class ChaosAssertions:
     def touched_services(self) -> list[str]:
         """The services a fault acted on or whose edges it cut, sorted."""
         edges, services = self.faulted()
-        return sorted(set(services) | {s for e in edges for s in e.split("->")})
+        sources = self.mesh.topology.config_sources
+        consumers = {c for s in services if s.startswith("config:") for c in sources[s[len("config:"):]].consumers}
+        return sorted({s for s in services if not s.startswith("config:")} | consumers
+                      | {s for e in edges for s in e.split("->")})
 
     def evidence(self, *, results: Mapping[str, ContractResult] | None = None, cascades: Any = (),
                  logs: bool = True) -> str:

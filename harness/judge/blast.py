@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Collection, Iterable, Mapping
 
 from ..errors import InvalidFault, InvalidTopology, UsageError
@@ -44,6 +44,8 @@ class BlastRadius:
     declared: Mapping[str, tuple[str, ...]]
     paths: Mapping[str, tuple[str, ...]]
     routes: Mapping[str, tuple[str, ...]]
+    # journey -> the config:NAME targets whose source declares it (config.NAME.journeys)
+    by_config: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __contains__(self, journey: object) -> bool:
         return journey in self.inside
@@ -99,7 +101,13 @@ def blast_radius(
 ) -> BlastRadius:
     """The journeys `edges` and `services` may touch according to the journeys' declared edges."""
     given = frozenset(_edge_key(topology, e) for e in _names(edges, "edges"))
-    svcs = frozenset(_service_key(topology, s) for s in _names(services, "services"))
+    named = _names(services, "services")
+    configs = frozenset(_config_key(topology, s) for s in named if isinstance(s, str) and s.startswith("config:"))
+    svcs = frozenset(_service_key(topology, s) for s in named if s not in configs)
+    by_config: dict[str, list[str]] = {}
+    for target in sorted(configs):
+        for journey in topology.config_sources[target[len("config:"):]].journeys:
+            by_config.setdefault(journey, []).append(target)
     cut = set(given)
     for s in svcs:
         cut.update(e.name for e in topology.edges_of(s))
@@ -114,17 +122,20 @@ def blast_radius(
             # A declared edge list need not be connected to the entry; the edge alone still counts.
             hit = _shortest(j.service, j.edges, faulted)
             paths[name] = hit or (min(faulted.intersection(j.edges)),)
+        elif name in by_config:
+            paths[name] = (by_config[name][0],)  # declared by the config source it depends on
         else:
             routes[name] = _shortest(j.service, topology.edges, faulted)
     return BlastRadius(
         faulted_edges=faulted,
-        faulted_services=svcs,
+        faulted_services=svcs | configs,
         inside=frozenset(paths),
         outside=frozenset(routes),
         given_edges=given,
         declared={n: j.edges for n, j in topology.journeys.items()},
         paths=paths,
         routes={n: r for n, r in routes.items() if r},
+        by_config={n: tuple(ts) for n, ts in by_config.items()},
     )
 
 
@@ -198,6 +209,14 @@ def _edge_key(topology: Topology, name: object) -> str:
         return topology.edge(name).name  # type: ignore[arg-type]
     except InvalidTopology as exc:
         raise InvalidFault(str(exc)) from None
+
+
+def _config_key(topology: Topology, name: str) -> str:
+    source = name[len("config:"):]
+    if source not in topology.config_sources:
+        raise InvalidFault(f"unknown config source in {name!r}; config sources are: "
+                           f"{', '.join(sorted(topology.config_sources)) or '(none)'}")
+    return name
 
 
 def _service_key(topology: Topology, name: object) -> str:

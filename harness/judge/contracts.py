@@ -130,6 +130,9 @@ def contract_for(
             parts.append(j.contracts[edge])
         else:
             parts.extend(j.contracts.get(o, DEFAULT_TOUCHED) if "->" not in o else DEFAULT_TOUCHED for o in origins)
+    for target in radius.by_config.get(j.name, ()):  # a config source that declares this journey was pushed
+        touched.add(target)
+        parts.append(DEFAULT_TOUCHED)
     verdicts = frozenset().union(*parts) - NEVER_ACCEPTABLE
     return Contract(j.name, verdicts, allow_leaks, touched_by=tuple(sorted(touched)), faults=radius.targets,
                     frozen_entry=j.service if j.service in frozen else "")

@@ -47,8 +47,8 @@ class ChirpMesh:
         j = self.m.topology.journey(name)
         return self.request(j.service, j.method, j.path, headers=j.headers, json=j.json, timeout_s=5.0)
 
-    def config(self) -> ConfigClient:
-        return self.m.config()
+    def config(self, source: str | None = None) -> ConfigClient:
+        return self.m.config(source)
 
     def counters(self, service: str) -> dict[str, Any]:
         return self.m.counters(service)
@@ -96,6 +96,18 @@ def pushed(mesh: ChirpMesh, document: Any, note: str) -> Iterator[float]:
         wait_for_version(mesh, version)
 
 
+@contextlib.contextmanager
+def rules_pushed(mesh: ChirpMesh, rules: Any, note: str) -> Iterator[None]:
+    """Push entitlement rules to etcd (the gateway's source), applied before it returns; restored afterwards."""
+    source = mesh.config("entitlements")
+    version = source.push(json.dumps(rules), note=note)
+    try:
+        assert source.applied(version).running == ("gateway",), source.applied(version)
+        yield
+    finally:
+        source.rollback(1)
+
+
 def verdict(mesh: ChirpMesh, name: str) -> tuple[str, Response]:
     r = mesh.journey(name)
     obs = classify(TOPOLOGY.journey(name), TOPOLOGY, status=r.status, elapsed_ms=r.elapsed_ms, body=r.body,
@@ -120,7 +132,8 @@ def test_counters_report_the_mode_and_the_calls(mesh: ChirpMesh) -> None:
     assert (c["service"], c["mode"]) == ("gateway", mesh.mode)
     assert c["knobs"] == ([] if mesh.mode == "resilient" else list(TOPOLOGY.knobs))
     assert c["requests"] == 1 and c["calls"]["auth"] == 1 and c["calls"]["timeline"] == 1
-    assert c["breakers"] == {"auth": "closed", "media": "closed", "redis": "closed", "timeline": "closed"}
+    assert c["breakers"] == {"auth": "closed", "etcd": "closed", "media": "closed", "redis": "closed",
+                             "timeline": "closed"}
     assert c["config_version"] >= 1
 
 
@@ -163,7 +176,7 @@ def test_a_valid_push_reaches_every_consumer_within_a_few_polls(mesh: ChirpMesh)
 
 @pytest.mark.parametrize("mesh", ["brittle"], indirect=True)
 def test_ending_free_api_access_brittle_shows_code_467_to_first_parties(mesh: ChirpMesh) -> None:
-    with pushed(mesh, presets.end_free_api_access(), "end free API access (2023-03-06)"):
+    with rules_pushed(mesh, presets.end_free_api_access(), "end free API access (2023-03-06)"):
         for name in ("login", "link", "image", "deck", "home", "post"):
             r = mesh.journey(name)
             assert CODE_467 in r.body.decode(), f"{name}: {r.status} {r.body[:200]!r}"
@@ -174,7 +187,7 @@ def test_ending_free_api_access_brittle_shows_code_467_to_first_parties(mesh: Ch
 @pytest.mark.parametrize("mesh", ["resilient"], indirect=True)
 def test_ending_free_api_access_resilient_refuses_only_free_third_parties(mesh: ChirpMesh) -> None:
     before = {name: verdict(mesh, name)[0] for name in TOPOLOGY.journeys}
-    with pushed(mesh, presets.end_free_api_access(), "end free API access (2023-03-06)"):
+    with rules_pushed(mesh, presets.end_free_api_access(), "end free API access (2023-03-06)"):
         after = {name: verdict(mesh, name) for name in TOPOLOGY.journeys}
     free_verdict, free = after.pop("thirdparty_free")
     assert free.status == 403 and free_verdict == "failed_fast"

@@ -81,7 +81,9 @@ def test_an_http_source_without_consumers_is_read_by_its_callers():
     ({"x": {"kind": "file", "consumers": ["catalog"]}}, r"config.x: missing field 'path'"),
     ({"x": {"kind": "file", "consumers": ["catalog"], "path": "a.json", "var": "A"}},
      r"config.x: unknown field 'var' for kind = 'file'; allowed: allow_outside, applied, consumers, container_path, "
-     r"format, kind, path, reload"),
+     r"format, journeys, kind, path, reload"),
+    ({"x": {"kind": "env", "consumers": ["catalog"], "var": "A", "journeys": ["brows"]}},
+     r"config.x.journeys: unknown journey 'brows'; journeys are: browse, home, price"),
     ({"x": {"kind": "file", "consumers": ["catalog"], "path": "a.json", "format": "xml"}},
      r"config.x.format: 'xml' is not one of json, yaml, toml, raw"),
     ({"x": {"kind": "file", "consumers": ["catalog"], "path": "a.json", "reload": "signal:KILL"}},
@@ -218,3 +220,18 @@ def test_exploration_draws_bad_pushes_for_every_declared_source_each_naming_its_
     assert seen == {"catalog", "pricing_env", "flags"}
     assert BadConfig.draw(DrawContext(t, 1000, config_documents={})) is None
     assert st  # the strategy module is what exploration samples from
+
+
+def test_a_source_declaring_its_journeys_narrows_the_radius_to_them_and_says_config_name():
+    from harness.judge.blast import blast_radius
+    from harness.judge.contracts import contract_for
+
+    t = topology({**ISSUE_EXAMPLE, "catalog": {**ISSUE_EXAMPLE["catalog"], "journeys": ["price"]}})
+    push = BadConfig.out_of_range("pricing_timeout_ms", 0, source="catalog")
+    assert push.targets(t) == ("config:catalog",)
+    radius = blast_radius(t, services=push.targets(t))
+    assert radius.inside == {"price"} and radius.outside == {"browse", "home"}
+    assert radius.path("price") == ("config:catalog",) and "config:catalog" in radius.targets
+    touched = contract_for("price", t, radius=radius)
+    assert touched.touched_by == ("config:catalog",) and "failed_fast" in touched.verdicts
+    assert contract_for("browse", t, radius=radius).touched_by == ()
