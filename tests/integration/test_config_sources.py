@@ -27,6 +27,12 @@ pytestmark = pytest.mark.integration
 
 APP = Path(__file__).parent / "configapp" / "app.py"
 SETTINGS = b'{\n  "price_cents": 250,\n  "currency": "EUR"\n}\n'
+QUOTE_FILE = """
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+"""  # the consumer's settings file as a config source; each test adds its reload and applied
 
 
 def folder(tmp_path: Path, config: str, *, env: str = "", extra: str = "") -> Path:
@@ -74,12 +80,7 @@ def quote(mesh: Mesh) -> tuple[int | None, dict]:
     'applied = { log = "^applied config", rejected = "^rejected config", within_ms = 3000 }',
 ])
 def test_a_watched_file_push_is_observed_applied_its_effect_seen_and_the_file_restored_byte_for_byte(tmp_path, applied):
-    topo = load_topology(folder(tmp_path, f'''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-{applied}
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + f'''{applied}
 '''))
     path = topo.root / "conf" / "settings.json"
     mode = stat.S_IMODE(path.stat().st_mode)
@@ -97,12 +98,7 @@ path = "conf/settings.json"
 
 
 def test_a_rejected_push_is_a_result_not_an_error_and_the_consumer_keeps_its_last_good_config(tmp_path):
-    topo = load_topology(folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { http = "GET /applied", within_ms = 1500 }
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + '''applied = { http = "GET /applied", within_ms = 1500 }
 '''))
     with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
         with chaos.inject(BadConfig.out_of_range("price_cents", 0, source="quote")):
@@ -118,12 +114,7 @@ applied = { http = "GET /applied", within_ms = 1500 }
                                          ("restart", ', WATCH = "0"')])
 def test_each_reload_style_makes_a_consumer_that_does_not_watch_apply_the_push(tmp_path, reload, env):
     applied = "" if reload == "restart" else 'applied = { log = "^applied config", within_ms = 3000 }'
-    topo = load_topology(folder(tmp_path, f'''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-reload = "{reload}"
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + f'''reload = "{reload}"
 {applied}
 ''', env=env))
     with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
@@ -134,12 +125,7 @@ reload = "{reload}"
 
 
 def test_within_ms_alone_waits_and_says_it_did_not_observe(tmp_path):
-    topo = load_topology(folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { within_ms = 600 }
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + '''applied = { within_ms = 600 }
 '''))
     with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
         with chaos.inject(BadConfig.out_of_range("price_cents", 300, source="quote")):
@@ -243,12 +229,7 @@ def test_a_killed_runners_bad_file_is_restored_byte_for_byte_by_the_next_run_or_
     import subprocess
     import sys
 
-    topology = folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { log = "^(applied|rejected) config", within_ms = 3000 }
+    topology = folder(tmp_path, QUOTE_FILE + '''applied = { log = "^(applied|rejected) config", within_ms = 3000 }
 ''')
     path = topology.parent / "conf" / "settings.json"
     state = tmp_path / "state"
@@ -288,12 +269,7 @@ def test_the_cli_pushes_to_a_named_source_status_shows_it_and_heal_restores_the_
     import subprocess
     import sys
 
-    topology = folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { http = "GET /applied", within_ms = 3000 }
+    topology = folder(tmp_path, QUOTE_FILE + '''applied = { http = "GET /applied", within_ms = 3000 }
 ''')
     path = topology.parent / "conf" / "settings.json"
     env = {**os.environ, "CASCADE_STATE_DIR": str(tmp_path / "state"), "TOXIPROXY_SERVER": toxiproxy_server,
@@ -390,12 +366,7 @@ def test_an_etcd_outside_the_mesh_is_restored_by_the_reaper_unless_written_since
 def test_a_push_whose_reload_fails_is_put_back_before_the_error_reaches_the_test(tmp_path):
     from harness.errors import ConfigPushError
 
-    topo = load_topology(folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-reload = "http:POST /no-such-reload"
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + '''reload = "http:POST /no-such-reload"
 applied = { within_ms = 300 }
 '''))
     path = topo.root / "conf" / "settings.json"
@@ -410,12 +381,7 @@ applied = { within_ms = 300 }
 def test_a_file_changed_by_someone_else_during_the_fault_is_not_overwritten_by_the_revert(tmp_path):
     from harness.errors import HarnessError
 
-    topo = load_topology(folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { within_ms = 200 }
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + '''applied = { within_ms = 200 }
 '''))
     path = topo.root / "conf" / "settings.json"
     theirs = b'{"price_cents": 333, "currency": "EUR"}\n'
@@ -430,12 +396,7 @@ applied = { within_ms = 200 }
 def test_teardown_puts_back_a_push_nobody_reverted(tmp_path):
     from harness.apply import apply_fault
 
-    topo = load_topology(folder(tmp_path, '''
-[config.quote]
-kind = "file"
-consumers = ["quote"]
-path = "conf/settings.json"
-applied = { within_ms = 200 }
+    topo = load_topology(folder(tmp_path, QUOTE_FILE + '''applied = { within_ms = 200 }
 '''))
     path = topo.root / "conf" / "settings.json"
     with Mesh(topo, state_dir=tmp_path / "state") as mesh:
