@@ -51,11 +51,9 @@ from harness.config import await_applied  # noqa: E402
 from harness.faults import BadConfig  # noqa: E402
 from harness.mesh import Mesh  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
+from tests.integration.configapp import SETTINGS, system  # noqa: E402 - the consumer the tests use, and its folder
 
-# The consumer the config-source tests use; copied into each system's folder (a file, not an import).
-APP = ROOT / "tests" / "integration" / "configapp" / "app.py"
 BUNDLED = ROOT / "services" / "topology.toml"
-SETTINGS = b'{\n  "price_cents": 250,\n  "currency": "EUR"\n}\n'
 SITE = b'location = /plan { return 200 "pro\\n"; }\n'
 APPLY_SLACK_MS = 300.0  # an observed kind's target: 3 x the consumer's reload interval + this
 WITHIN_MS = 300  # the declared wait of the within_ms kind
@@ -65,31 +63,6 @@ APPLIED_LOG = 'applied = { log = "^applied config", rejected = "^rejected config
 
 
 # -- the systems: one folder per kind, as tests/integration/test_config_sources.py builds them ----------------
-
-
-def system(root: Path, config: str, *, env: str = "", extra: str = "") -> Path:
-    """A folder with the consumer (app.py), its settings (conf/settings.json) and a topology declaring `config`."""
-    (root / "conf").mkdir(parents=True)
-    shutil.copy(APP, root / "app.py")
-    (root / "conf" / "settings.json").write_bytes(SETTINGS)
-    (root / "topology.toml").write_text(f'''
-[mesh]
-name = "configbench"
-
-[services.quote]
-command = ["{{python}}", "app.py"]
-env = {{ CONFIG_FILE = "conf/settings.json"{env} }}
-
-[journeys.quote]
-service = "quote"
-path = "/quote"
-edges = []
-budget_ms = 1000
-
-{config}
-{extra}
-''')
-    return root / "topology.toml"
 
 
 def file_system(reload: str = "watch", applied: str = APPLIED_HTTP, env: str = "") -> Callable[[Path], Path]:

@@ -23,10 +23,10 @@ from harness.faults import BadConfig
 from harness.mesh import Mesh
 from harness.topology import load_topology
 
+from .configapp import SETTINGS, system
+
 pytestmark = pytest.mark.integration
 
-APP = Path(__file__).parent / "configapp" / "app.py"
-SETTINGS = b'{\n  "price_cents": 250,\n  "currency": "EUR"\n}\n'
 QUOTE_FILE = """
 [config.quote]
 kind = "file"
@@ -36,29 +36,10 @@ path = "conf/settings.json"
 
 
 def folder(tmp_path: Path, config: str, *, env: str = "", extra: str = "") -> Path:
-    root = tmp_path / "system"
-    (root / "conf").mkdir(parents=True)
-    shutil.copy(APP, root / "app.py")
-    (root / "conf" / "settings.json").write_bytes(SETTINGS)
-    os.chmod(root / "conf" / "settings.json", 0o640)
-    (root / "topology.toml").write_text(f'''
-[mesh]
-name = "configapp"
-
-[services.quote]
-command = ["{{python}}", "app.py"]
-env = {{ CONFIG_FILE = "conf/settings.json"{env} }}
-
-[journeys.quote]
-service = "quote"
-path = "/quote"
-edges = []
-budget_ms = 1000
-
-{config}
-{extra}
-''')
-    return root / "topology.toml"
+    """The consumer's system in tmp_path/system, its settings readable by owner and group only (mode kept by writes)."""
+    topology = system(tmp_path / "system", config, env=env, extra=extra)
+    os.chmod(topology.parent / "conf" / "settings.json", 0o640)
+    return topology
 
 
 @contextlib.contextmanager
