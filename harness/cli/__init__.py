@@ -36,7 +36,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, in the order `cascade --help` lists them.
 COMMANDS = (
-    "doctor", "demo",
+    "doctor", "demo", "init",
     "up", "status", "inject", "heal", "down",
     "run", "verify_suite", "soak", "report",
     "explore", "replay",
@@ -47,6 +47,7 @@ EXAMPLES = """examples:
   cascade doctor                 check Toxiproxy, Redis, Go and Docker
   cascade doctor --provision     also build toxiproxy-server 2.12.0 if it is missing
   cascade demo                   reproduce the March 2023 outage and watch it degrade gracefully
+  cascade init --compose compose.yaml   draft a topology for your own system from its compose file
   cascade up                     start the bundled mesh and leave it running; prints its URLs
   cascade inject 'timeline->media' latency ms=2000   slow one edge (then: cascade status, cascade heal)
   cascade down                   revert every fault and stop the mesh
