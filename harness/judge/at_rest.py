@@ -45,10 +45,13 @@ class AtRestProblem:
     expected: str
     observation: Observation
     fix: str
+    request: str = ""  # what was asked, "GET /products/1 on catalog", so the line says which path answered what
 
     def line(self) -> str:
         o = self.observation
         answer = f"HTTP {o.status}" if o.status is not None else f"no answer ({o.error or 'no reply'})"
+        if self.request:
+            answer = f"{self.request} answered {answer}" if o.status is not None else f"{self.request}: {answer}"
         excerpt = " ".join(o.body_excerpt.split())[:EXCERPT]
         body = f", body {excerpt!r}" if excerpt else ""
         return (f"journey {self.journey!r}: {o.verdict} at rest, wanted {self.expected}: "
@@ -57,15 +60,14 @@ class AtRestProblem:
 
 def likely_fix(journey: Journey, topology: Topology, obs: Observation) -> str:
     """The most likely cause of a journey being off at rest, worded as what to check or change."""
-    where = f"journeys.{journey.name}"
-    request = f"{journey.method} {journey.path} on {journey.service}"
+    where = f"journeys.{journey.name}"  # the request itself is in AtRestProblem.line, before the fix
     if obs.status == 404:
-        return f"{request} answered 404: is {where}.path right? it must be a route {journey.service} serves"
+        return f"is {where}.path right? it must be a route {journey.service} serves"
     if obs.status in (401, 403):
-        return (f"{request} was refused ({obs.status}): does it need {where}.headers (a token, a plan), "
+        return (f"refused ({obs.status}): does it need {where}.headers (a token, a plan), "
                 "or is a config denying it?")
     if obs.status is not None and 400 <= obs.status < 500:
-        return (f"{request} answered {obs.status}: check {where}.method, .path, .headers and .json, "
+        return (f"check {where}.method, .path, .headers and .json, "
                 f"and {where}.expect_status (now {list(journey.expect_status)})")
     if obs.status is not None and 200 <= obs.status < 400 and obs.status not in journey.expect_status:
         return f"{where}.expect_status is {list(journey.expect_status)}; is {obs.status} the right answer? then add it"
@@ -91,7 +93,8 @@ def at_rest_problems(topology: Topology, observations: Mapping[str, Observation]
     for name in sorted(observations):
         journey, obs = topology.journey(name), observations[name]
         if worse(obs.verdict, journey.at_rest):
-            out.append(AtRestProblem(name, journey.at_rest, obs, likely_fix(journey, topology, obs)))
+            out.append(AtRestProblem(name, journey.at_rest, obs, likely_fix(journey, topology, obs),
+                                     request=f"{journey.method} {journey.path} on {journey.service}"))
     return tuple(out)
 
 

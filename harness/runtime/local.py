@@ -39,9 +39,11 @@ from ..clients.toxiproxy import ProxySpec, ToxiproxyClient
 from .base import BaseRuntime, engine_edges, register_runtime, toxiproxy_answers
 from .health import health_error, wait_until_healthy
 
-__all__ = ["LocalRuntime"]
+__all__ = ["LocalRuntime", "PLACEHOLDERS", "command_placeholders", "exited_while_starting", "not_started"]
 
 HOST = "127.0.0.1"
+# What `{name}` in a service's command becomes (command_placeholders; docs/topology.md lists them).
+PLACEHOLDERS = ("python", "port", "host", "root", "data")
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 2.0
 CONTROL_TIMEOUT_S = 10.0
@@ -299,8 +301,14 @@ class LocalRuntime(BaseRuntime):
         assert self.record is not None
         data = self.record.dir / "data" / svc.name  # survives a Kill of the service, like a volume
         data.mkdir(parents=True, exist_ok=True)
-        subst = {"python": sys.executable, "port": str(port), "host": HOST, "root": str(topo.root), "data": str(data)}
-        argv = [part.format(**subst) for part in svc.command]
+        subst = command_placeholders(port, topo.root, data)
+        try:
+            argv = [part.format(**subst) for part in svc.command]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise MeshNotReady(
+                f"services.{svc.name}.command: {list(svc.command)!r} has a placeholder the local runtime does not "
+                f"fill ({exc}); it fills {', '.join('{' + n + '}' for n in PLACEHOLDERS)}; write {{{{ and }}}} for a literal brace"
+            ) from None
         if not argv:
             raise MeshNotReady(f"{svc.name} has no local command in the topology; add services.{svc.name}.command")
         env = dict(os.environ)
@@ -332,7 +340,7 @@ class LocalRuntime(BaseRuntime):
         try:
             p.popen = self._spawner.submit(spawn).result()
         except OSError as exc:
-            raise MeshNotReady(f"{p.service} could not be started: {' '.join(p.argv)}: {exc.strerror or exc}") from None
+            raise MeshNotReady(not_started(p.service, p.argv, exc, self.topology.root)) from None
         assert self.record is not None
         p.ticks = self.record.add_process(p.service, p.popen.pid).ticks
         p.paused = False
@@ -356,9 +364,8 @@ class LocalRuntime(BaseRuntime):
 
         def died() -> None:
             if p.popen is not None and p.popen.poll() is not None:
-                raise MeshNotReady(
-                    f"{name} exited with code {p.popen.returncode} while starting; its log: {p.log}" + _tail(p.log)
-                )
+                raise MeshNotReady(exited_while_starting(name, p.popen.returncode, p.log, _tail(p.log),
+                                                         self.topology.root))
 
         wait_until_healthy(name, check, timeout_s=timeout_s, died=died, state=state,
                            where=f"127.0.0.1:{self.ports.get(name, self.toxiproxy_port)}",
@@ -372,3 +379,29 @@ def _tail(path: Path, lines: int = 12) -> str:
     except OSError:
         return ""
     return ("\n  last lines:\n    " + "\n    ".join(text)) if text else ""
+
+
+def command_placeholders(port: int, root: Path, data: Path) -> dict[str, str]:
+    """What each of PLACEHOLDERS becomes in a command of the service listening on `port` (pure)."""
+    return {"python": sys.executable, "port": str(port), "host": HOST, "root": str(root), "data": str(data)}
+
+
+# What a command naming a missing file leaves behind: the OS's ENOENT text, or python's "can't open file".
+_MISSING_FILE = ("No such file or directory", "can't open file")
+
+
+def _where_commands_run(root: Path) -> str:
+    return (f"; commands run in the topology's folder {root} (relative paths are relative to it; "
+            "{root} is that folder)")
+
+
+def not_started(service: str, argv: list[str], exc: OSError, root: Path) -> str:
+    """The error of a service whose command could not be executed at all (pure)."""
+    hint = _where_commands_run(root) if isinstance(exc, FileNotFoundError) else ""
+    return f"{service} could not be started: {' '.join(argv)}: {exc.strerror or exc}{hint}"
+
+
+def exited_while_starting(service: str, code: int | None, log: Path, tail: str, root: Path) -> str:
+    """The error of a service that exited before its health check passed, with its log's last lines (pure)."""
+    hint = _where_commands_run(root) if any(m in tail for m in _MISSING_FILE) else ""
+    return f"{service} exited with code {code} while starting{hint}; its log: {log}{tail}"

@@ -101,6 +101,23 @@ def test_a_service_that_crashes_at_start_names_itself_and_its_log(mini, state_di
     assert list(state_dir.glob("runs/*/state.json")) == []  # the half-started mesh was torn down
 
 
+def test_a_relative_script_missing_from_the_topologys_folder_says_where_commands_run(mini, state_dir, tmp_path):
+    """The topology moved into a subfolder: `app/main.py` is looked up there, and the error says so."""
+    folder = tmp_path / "chaos"
+    folder.mkdir()
+    data = {
+        "services": {"front": {"command": ["{python}", "app/main.py"]},
+                     "back": {"command": ["{python}", str(MINI.parent / "app.py"), "back"]}},
+        "edges": {"front->back": {"env": "BACK_URL"}},
+    }
+    with pytest.raises(MeshNotReady) as info:
+        Mesh(Topology.from_dict(data, folder), state_dir=state_dir).start()
+    msg = str(info.value)
+    assert "front exited with code 2 while starting" in msg and "can't open file" in msg
+    assert (f"commands run in the topology's folder {folder} (relative paths are relative to it; "
+            "{root} is that folder)") in msg
+
+
 def test_a_service_that_never_gets_healthy_times_out_clearly(mini, state_dir):
     data = {
         "services": {"front": {"command": ["sleep", "30"], "start_timeout_s": 0.5},

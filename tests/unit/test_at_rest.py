@@ -37,9 +37,22 @@ def test_a_journey_answering_404_at_rest_is_named_with_its_answer_and_the_path_t
                                        "list": _obs("list", 200)})
     assert [p.journey for p in problems] == ["product"]
     line = problems[0].line()
-    assert line.startswith("journey 'product': failed_fast at rest, wanted full: HTTP 404 in 1 ms")
+    assert line.startswith("journey 'product': failed_fast at rest, wanted full: "
+                           "GET /products/1 on catalog answered HTTP 404 in 1 ms")
     assert "no such route" in line
     assert "is journeys.product.path right?" in line and "GET /products/1 on catalog" in line
+
+
+def test_a_wrong_answer_at_rest_names_the_journey_the_request_its_status_and_the_start_of_the_body():
+    body = "<html>Welcome to nginx! " + "x" * 500
+    (problem,) = at_rest_problems(TOPO, {"product": _obs("product", 200, body)})
+    line = problem.line()
+    assert line.startswith("journey 'product': wrong at rest, wanted full: "
+                           "GET /products/1 on catalog answered HTTP 200 in 3 ms, body '<html>Welcome to nginx!")
+    assert "body lacks 'price'" in line and "journeys.product.expect_body = 'price'" in line
+    assert "x" * 200 not in line  # the start of the body, not all of it
+    (silent,) = at_rest_problems(TOPO, {"list": _obs("list", None, error="connection refused")})
+    assert "GET / on catalog: no answer (connection refused)" in silent.line()
 
 
 def test_a_better_verdict_than_declared_passes_and_a_worse_one_does_not():
@@ -52,7 +65,7 @@ def test_a_better_verdict_than_declared_passes_and_a_worse_one_does_not():
 
 @pytest.mark.parametrize("status, body, headers, error, ms, fix", [
     (200, "no match", {}, "", 3.0, "the body lacks journeys.product.expect_body = 'price'"),
-    (403, "", {}, "", 3.0, "was refused (403): does it need journeys.product.headers"),
+    (403, "", {}, "", 3.0, "refused (403): does it need journeys.product.headers"),
     (422, "", {}, "", 3.0, "check journeys.product.method, .path, .headers and .json"),
     (201, "price", {}, "", 3.0, "journeys.product.expect_status is [200]; is 201 the right answer?"),
     (200, "price", {"x-cascade-degraded": "pricing"}, "", 3.0, 'declare journeys.product.at_rest = "degraded"'),
