@@ -4,7 +4,8 @@ Rules, for one journey J and a set of faults:
 
     | J and the faults                          | acceptable                                  |
     |-------------------------------------------|---------------------------------------------|
-    | outside the blast radius (see blast.py)   | {full}: an untouched journey must stay full |
+    | outside the blast radius (see blast.py)   | {full, its at_rest}: an untouched journey   |
+    |                                           | must stay as it answers with no fault       |
     | declares faulted edge e                   | J.contracts[e], else the contract of each   |
     |                                           | fault that cut e (service S: J.contracts[S] |
     |                                           | if declared), else {full, degraded,         |
@@ -116,7 +117,8 @@ def contract_for(
     # services are ignored, the radius already holds them.
     radius = radius if radius is not None else blast_radius(topology, edges=edges, services=services)
     if j.name not in radius:
-        return Contract(j.name, UNTOUCHED, allow_leaks, faults=radius.targets)
+        # As it answers at rest: `degraded` for a journey declared at_rest = "degraded" (its gate allows it).
+        return Contract(j.name, UNTOUCHED | {j.at_rest}, allow_leaks, faults=radius.targets)
     parts: list[frozenset[str]] = []
     touched: set[str] = set()
     if j.service in radius.faulted_services:

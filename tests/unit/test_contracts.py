@@ -179,3 +179,17 @@ def test_confirm_alone_reruns_only_the_broken_and_keeps_a_second_run_that_holds(
     still = {"home": obs("home", "hung")}
     results = confirm_alone(still, contracts, lambda n: obs(n, "failed_fast"))
     assert still["home"].verdict == "hung" and not results["home"].ok
+
+
+def test_an_untouched_journey_declared_degraded_at_rest_may_stay_degraded_and_nothing_worse():
+    topo = Topology.from_dict({
+        "services": {"front": {}, "back": {}, "side": {}},
+        "edges": {"front->back": {"env": "BACK_URL"}},
+        "journeys": {
+            "page": {"service": "front", "path": "/", "edges": ["front->back"], "budget_ms": 500},
+            "legacy": {"service": "side", "path": "/", "edges": [], "budget_ms": 500, "at_rest": "degraded"},
+        },
+    })
+    c = contract_for("legacy", topo, edges=["front->back"])
+    assert c.verdicts == frozenset({"full", "degraded"})
+    assert contract_for("page", topo, services=["side"]).verdicts == frozenset({"full"})  # declared full at rest
