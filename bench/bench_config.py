@@ -51,7 +51,7 @@ from harness.config import await_applied  # noqa: E402
 from harness.faults import BadConfig  # noqa: E402
 from harness.mesh import Mesh  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
-from tests.integration.configapp import SETTINGS, system  # noqa: E402 - the consumer the tests use, and its folder
+from tests.integration.configapp import ETCD_SERVICE, SETTINGS, nginx_system, system  # noqa: E402 - the consumer the tests use, and its folder
 
 BUNDLED = ROOT / "services" / "topology.toml"
 SITE = b'location = /plan { return 200 "pro\\n"; }\n'
@@ -85,18 +85,6 @@ var = "PLAN"
 ''', env=', PLAN = "pro"')
 
 
-ETCD_SERVICE = '''
-[services.etcd]
-command = ["{etcd}", "--name", "default", "--data-dir", "{{data}}/etcd", "--listen-client-urls", "http://{{host}}:{{port}}",
-           "--advertise-client-urls", "http://{{host}}:{{port}}", "--listen-peer-urls", "http://127.0.0.1:0",
-           "--initial-advertise-peer-urls", "http://127.0.0.1:0", "--initial-cluster", "default=http://127.0.0.1:0"]
-health = "/health"
-
-[edges."quote->etcd"]
-env = "ETCD_URL"
-'''
-
-
 def etcd_system(root: Path) -> Path:
     return system(root, f'''
 [config.quote]
@@ -108,51 +96,9 @@ key = "/shop/prices"
 ''', env=', ETCD_KEY = "/shop/prices"', extra=ETCD_SERVICE.format(etcd=tool("etcd")))
 
 
-NGINX_CONF = """daemon off;
-worker_processes 1;
-pid {data}/nginx.pid;
-error_log stderr notice;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path {data}; proxy_temp_path {data}; fastcgi_temp_path {data};
-  uwsgi_temp_path {data}; scgi_temp_path {data};
-  server {
-    listen 127.0.0.1:$PORT;
-    location = /health { return 200 "ok\\n"; }
-    include {root}/nginx/site.conf;
-  }
-}
-"""
-
-
-def nginx_system(root: Path) -> Path:
-    """nginx serving GET /plan from a raw site.conf; SIGHUP reloads it, the old worker's exit shows it applied."""
-    (root / "nginx").mkdir(parents=True)
-    (root / "nginx" / "site.conf").write_bytes(SITE)
-    (root / "nginx" / "nginx.conf.in").write_text(NGINX_CONF)
-    (root / "topology.toml").write_text(f'''
-[mesh]
-name = "configbench"
-
-[services.front]
-command = ["sh", "-c", "sed \\"s|\\\\$PORT|$PORT|; s|{{{{data}}}}|{{data}}|g; s|{{{{root}}}}|{{root}}|g\\" nginx/nginx.conf.in > {{data}}/nginx.conf && exec {tool("nginx")} -c {{data}}/nginx.conf -e stderr"]
-
-[journeys.plan]
-service = "front"
-path = "/plan"
-edges = []
-budget_ms = 1000
-
-[config.site]
-kind = "file"
-consumers = ["front"]
-path = "nginx/site.conf"
-format = "raw"
-reload = "signal:HUP"
-applied = {{ log = "worker process \\\\d+ exited", rejected = "\\\\[emerg\\\\]", within_ms = 5000 }}
-''')
-    return root / "topology.toml"
+def front_system(root: Path) -> Path:
+    """nginx serving GET /plan from a raw site.conf (the tests' own nginx system)."""
+    return nginx_system(root, tool("nginx"), SITE, name="configbench")
 
 
 def tool(name: str) -> str:
@@ -228,7 +174,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("etcd", 'etcd key (etcd a service of the mesh), reload watch, applied http "GET /applied"', etcd_system, 100,
          "consumer polls etcd every 100 ms", store=_etcd_value),
     Kind("nginx-hup", 'nginx site.conf (raw), reload signal:HUP, applied log "worker process \\d+ exited"',
-         nginx_system, 0, "nginx reloads on SIGHUP only", source="site",
+         front_system, 0, "nginx reloads on SIGHUP only", source="site",
          fault=lambda i: BadConfig(raw=f'location = /plan {{ return 200 "free{i}\\n"; }}\n', source="site"),
          effect=lambda mesh, i: plan(mesh), expect=lambda i: f"free{i}\n".encode(), at_rest=b"pro\n", original=SITE,
          store=lambda mesh: (mesh.topology.root / "nginx" / "site.conf").read_bytes()),

@@ -23,7 +23,7 @@ from harness.faults import BadConfig
 from harness.mesh import Mesh
 from harness.topology import load_topology
 
-from .configapp import SETTINGS, system
+from .configapp import ETCD_SERVICE, SETTINGS, nginx_system, system
 
 pytestmark = pytest.mark.integration
 
@@ -130,52 +130,11 @@ var = "PLAN"
         assert mesh.config("quote_env").current().document == {"PLAN": "pro"}
 
 
-NGINX_TEMPLATE = """daemon off;
-worker_processes 1;
-pid {data}/nginx.pid;
-error_log stderr notice;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {data}; proxy_temp_path {data}; fastcgi_temp_path {data};
-  uwsgi_temp_path {data}; scgi_temp_path {data};
-  server {{
-    listen 127.0.0.1:$PORT;
-    location = /health {{ return 200 "ok\\n"; }}
-    include {root}/nginx/site.conf;
-  }}
-}}
-"""
-
-
 @pytest.mark.skipif(not shutil.which("nginx", path="/usr/sbin:/usr/bin"), reason="nginx is installed by scripts/bootstrap")
 def test_nginx_reloads_on_sighup_applies_a_good_site_config_and_keeps_its_old_one_when_the_new_one_is_invalid(tmp_path):
-    root = folder(tmp_path, "").parent
-    (root / "nginx").mkdir()
     good = b'location = /plan { return 200 "pro\\n"; }\n'
-    (root / "nginx" / "site.conf").write_bytes(good)
-    (root / "nginx" / "nginx.conf.in").write_text(NGINX_TEMPLATE.replace("{{", "{").replace("}}", "}"))
-    (root / "topology.toml").write_text(f'''
-[mesh]
-name = "front"
-
-[services.front]
-command = ["sh", "-c", "sed \\"s|\\\\$PORT|$PORT|; s|{{{{data}}}}|{{data}}|g; s|{{{{root}}}}|{{root}}|g\\" nginx/nginx.conf.in > {{data}}/nginx.conf && exec {shutil.which("nginx", path="/usr/sbin:/usr/bin")} -c {{data}}/nginx.conf -e stderr"]
-
-[journeys.plan]
-service = "front"
-path = "/plan"
-edges = []
-budget_ms = 1000
-
-[config.site]
-kind = "file"
-consumers = ["front"]
-path = "nginx/site.conf"
-format = "raw"
-reload = "signal:HUP"
-applied = {{ log = "worker process \\\\d+ exited", rejected = "\\\\[emerg\\\\]", within_ms = 5000 }}
-''')
+    root = tmp_path / "front"
+    nginx_system(root, shutil.which("nginx", path="/usr/sbin:/usr/bin"), good)
     topo = load_topology(root / "topology.toml")
     with Mesh(topo, state_dir=tmp_path / "state") as mesh, chaos_of(mesh) as chaos:
         assert mesh.request("front", "GET", "/plan").body == b"pro\n"
@@ -279,18 +238,6 @@ def test_the_cli_pushes_to_a_named_source_status_shows_it_and_heal_restores_the_
         assert r.returncode == 2 and "unknown config source 'nope'; config sources are: quote" in r.stderr, r.stderr
     finally:
         cascade("down")
-
-
-ETCD_SERVICE = '''
-[services.etcd]
-command = ["{etcd}", "--name", "default", "--data-dir", "{{data}}/etcd", "--listen-client-urls", "http://{{host}}:{{port}}",
-           "--advertise-client-urls", "http://{{host}}:{{port}}", "--listen-peer-urls", "http://127.0.0.1:0",
-           "--initial-advertise-peer-urls", "http://127.0.0.1:0", "--initial-cluster", "default=http://127.0.0.1:0"]
-health = "/health"
-
-[edges."quote->etcd"]
-env = "ETCD_URL"
-'''
 
 
 def test_an_etcd_key_push_is_applied_by_revision_rejected_when_bad_and_restored(tmp_path):
