@@ -35,6 +35,8 @@ if [ ! -f "$cluster/PG_VERSION" ]; then
   rm -rf "$cluster"
   $as "$PGBIN/initdb" -D "$cluster" -U shop --auth=trust -E UTF8 --locale=C.UTF-8 >"$base/initdb.log" 2>&1 \
     || { cat "$base/initdb.log" >&2; exit 1; }
+  # trust the subnets the server is on (the compose network); initdb trusts only loopback
+  echo "host all all samenet trust" >> "$cluster/pg_hba.conf"
   echo "CREATE DATABASE shop" | $as "$PGBIN/postgres" --single -D "$cluster" postgres >/dev/null
   echo "run-postgres: created cluster $cluster with database shop"
 fi
