@@ -21,9 +21,11 @@ class Mode:
             return f"brittle:{','.join(sorted(self.knobs))}"
         return self.name
 
-    def env(self) -> dict[str, str]:
-        """What every service of the mesh is told (CASCADE_MODE, CASCADE_BRITTLE)."""
-        return {"CASCADE_MODE": self.name, "CASCADE_BRITTLE": ",".join(sorted(self.knobs))}
+    def env(self, knobs_env: str = "") -> dict[str, str]:
+        """What every service of the mesh is told: CASCADE_MODE, CASCADE_BRITTLE, and the brittle knobs
+        again under the system's own variable `knobs_env` ([mesh] knobs_env) when it has one."""
+        knobs = ",".join(sorted(self.knobs))
+        return {"CASCADE_MODE": self.name, "CASCADE_BRITTLE": knobs, **({knobs_env: knobs} if knobs_env else {})}
 
 
 def parse_mode(text: str, knobs: tuple[str, ...] | list[str] = ()) -> Mode:

@@ -226,6 +226,7 @@ class Topology:
     journeys: Mapping[str, Journey]
     root: Path = Path(".")
     knobs: tuple[str, ...] = ()
+    knobs_env: str = ""  # the system's own variable that also gets the brittle knobs (comma-separated)
     env: Mapping[str, str] = field(default_factory=dict)
     leak_patterns: tuple[str, ...] = ()
     degraded_header: str = "x-cascade-degraded"
@@ -341,7 +342,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         raise InvalidTopology(f"a topology must be a table, got {type(data).__name__}")
     _only(data, "topology", {"mesh", "services", "edges", "journeys", "config"})
     mesh = _table(data, "mesh", "mesh", required=False)
-    _only(mesh, "mesh", {"name", "knobs", "env", "leak_patterns", "degraded_header", "config_service",
+    _only(mesh, "mesh", {"name", "knobs", "knobs_env", "env", "leak_patterns", "degraded_header", "config_service",
                          "compose_file", "explore_config", "config_source", "config_apply_s"})
     name = _str(mesh, "name", "mesh", default="mesh")
     knobs = _str_list(mesh, "knobs", "mesh")
@@ -349,6 +350,13 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         if not _NAME.match(k):
             raise InvalidTopology(f"mesh.knobs: {k!r} is not a valid knob name (lowercase, digits, _ or -)")
     env = _env_table(mesh, "env", "mesh")
+    knobs_env = _str(mesh, "knobs_env", "mesh", default="")
+    if knobs_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", knobs_env):
+        raise InvalidTopology(f"mesh.knobs_env: {knobs_env!r} is not an environment variable name; "
+                              "give the variable your services read their naive switches from, e.g. SHOP_NAIVE")
+    if knobs_env and not knobs:
+        raise InvalidTopology(f"mesh.knobs_env = {knobs_env!r} needs mesh.knobs: the names it may carry, "
+                              "e.g. knobs = [\"fallback\", \"timeouts\"]")
 
     services_raw = _table(data, "services", "topology")
     if not services_raw:
@@ -414,6 +422,7 @@ def _parse(data: Mapping[str, Any], root: Path) -> Topology:
         journeys=journeys,
         root=root,
         knobs=tuple(knobs),
+        knobs_env=knobs_env,
         env=env,
         leak_patterns=tuple(_str_list(mesh, "leak_patterns", "mesh")),
         degraded_header=_str(mesh, "degraded_header", "mesh", default="x-cascade-degraded").lower(),
@@ -815,6 +824,7 @@ def _plain(topo: Topology) -> dict[str, Any]:
     return {
         "name": topo.name,
         "knobs": topo.knobs,
+        **({"knobs_env": topo.knobs_env} if topo.knobs_env else {}),
         **({"explore_config": dict(topo.explore_config)} if topo.explore_config else {}),
         # Only when not the default, so the digests of topologies written before these keys stay the same.
         **({"config_source": topo.config_source} if topo.config_source != "http" else {}),

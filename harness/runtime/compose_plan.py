@@ -141,7 +141,7 @@ def build_override(
             "restart": "no",
         }
     for name, svc in sorted(topology.services.items()):
-        env = {**topology.env, **svc.env, **mode.env(), "CASCADE_CONFIG_TOKEN": secret}
+        env = {**topology.env, **svc.env, **mode.env(topology.knobs_env), "CASCADE_CONFIG_TOKEN": secret}
         for edge in topology.edges_from(name):
             env[edge.env] = edge.address(TOXIPROXY_SERVICE, proxy_ports[edge.name])
         services[svc.compose_service] = {
@@ -175,7 +175,8 @@ def override_header(topology: Topology, compose_file: object, *, engine: Mapping
         if svc.env:
             lines.append(f"    {', '.join(sorted(svc.env))} -> services.{name}.env of the topology (declared by you)")
     lines += [
-        "    CASCADE_MODE, CASCADE_BRITTLE -> the run's mode (resilient, or brittle with its knobs)",
+        "    CASCADE_MODE, CASCADE_BRITTLE -> the run's mode (resilient, or brittle with its knobs)"
+        + (f"; {topology.knobs_env} -> the brittle knobs again, as [mesh] knobs_env asks" if topology.knobs_env else ""),
         "    CASCADE_CONFIG_TOKEN -> a secret per run: only this run's harness may push config through the config service",
         "- publishes each service's container_port on 127.0.0.1 (an ephemeral host port), so the harness can reach it",
         "- depends_on: toxiproxy, and restart: \"no\", so a Kill stays killed until Cascade restarts the service",

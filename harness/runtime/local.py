@@ -314,7 +314,7 @@ class LocalRuntime(BaseRuntime):
         env = dict(os.environ)
         env.update(topo.env)
         env.update(svc.env)
-        env.update(self.mode.env())
+        env.update(self.mode.env(topo.knobs_env))
         env.update({
             "HOST": HOST,
             svc.port_env: str(port),

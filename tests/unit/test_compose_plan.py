@@ -199,3 +199,12 @@ def test_the_overrides_header_names_every_variable_it_sets_and_nothing_it_does_n
     # the header is YAML comments in front of the JSON document: both compose versions read it
     text = header + json.dumps({"services": override()})
     assert json.loads(text.split("\n", len(header.splitlines()))[-1]) == {"services": override()}
+
+
+def test_knobs_env_reaches_every_service_of_the_example_and_the_header_says_so():
+    shop = load_topology(ROOT / "examples" / "shop" / "topology.toml")
+    ports = {name: 10000 + i for i, name in enumerate(sorted(shop.edges))}
+    services = override("brittle:early_ack", shop, ports)
+    assert {n: s["environment"]["SHOP_NAIVE"] for n, s in services.items() if n in shop.services} == \
+        {n: "early_ack" for n in shop.services}
+    assert "SHOP_NAIVE -> the brittle knobs again" in override_header(shop, "compose.yaml")

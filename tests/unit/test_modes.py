@@ -40,3 +40,11 @@ def test_bad_modes_are_named(text, message):
 def test_brittle_needs_declared_knobs():
     with pytest.raises(InvalidMode, match="declare"):
         parse_mode("brittle", ())
+
+
+def test_knobs_env_repeats_the_brittle_knobs_in_the_systems_own_variable():
+    assert parse_mode("brittle:timeouts,fallbacks", KNOBS).env("SHOP_NAIVE") == {
+        "CASCADE_MODE": "brittle", "CASCADE_BRITTLE": "fallbacks,timeouts", "SHOP_NAIVE": "fallbacks,timeouts"}
+    # resilient sets it empty, over whatever the runner's environment had
+    assert parse_mode("resilient", KNOBS).env("SHOP_NAIVE")["SHOP_NAIVE"] == ""
+    assert "SHOP_NAIVE" not in parse_mode("brittle", KNOBS).env()

@@ -116,3 +116,15 @@ def test_explore_config_is_kept_and_counts_in_the_digest():
 
 def test_parse_edge_name_tolerates_spaces():
     assert parse_edge_name(" timeline  ->  media ") == ("timeline", "media")
+
+
+def test_knobs_env_is_a_variable_name_and_needs_knobs():
+    d = base()
+    d["mesh"]["knobs_env"] = "SHOP_NAIVE"
+    assert Topology.from_dict(d).knobs_env == "SHOP_NAIVE"
+    d["mesh"]["knobs_env"] = "shop-naive"
+    with pytest.raises(InvalidTopology, match=r"mesh.knobs_env: 'shop-naive' is not an environment variable name"):
+        Topology.from_dict(d)
+    d["mesh"] = {"name": "t", "knobs_env": "SHOP_NAIVE"}
+    with pytest.raises(InvalidTopology, match=r"mesh.knobs_env = 'SHOP_NAIVE' needs mesh.knobs"):
+        Topology.from_dict(d)
