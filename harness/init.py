@@ -86,8 +86,8 @@ def draft_from_compose(compose: Mapping[str, Any], *, compose_file: str = "compo
             services[names[svc]]["compose_service"] = svc
             notes.append(f"service {svc!r} is {names[svc]!r} in the topology (lowercase letters, digits, _ and -); "
                          f"compose_service keeps its compose name")
-    ports = {svc: services[names[svc]].get("container_port", 8000) for svc in services_raw}
     edges: dict[str, dict[str, str]] = {}
+    reached: list[tuple[str, str, str, int]] = []  # (caller, variable, callee, port) of every edge drafted
     for caller in services_raw:
         for var, value in sorted(envs[caller].items()):
             found = _edge(value, set(services_raw) - {caller})
@@ -111,10 +111,24 @@ def draft_from_compose(compose: Mapping[str, Any], *, compose_file: str = "compo
                              "(a topology's edges form a DAG)")
                 continue
             edges[key] = {"env": var, "url": url}  # not http://: a TCP edge (the topology infers it from the url)
-            if port != ports[callee]:
-                notes.append(f"{caller}: {var} reaches {callee} on port {port}, but its container_port is "
-                             f"{ports[callee]}; set services.{names[callee]}.container_port = {port} if that is "
-                             "the one")
+            if url == "{host}:{port}" and _speaks_http(services[names[callee]]):
+                edges[key]["protocol"] = "http"  # a bare address of a service whose healthcheck is HTTP
+            reached.append((caller, var, callee, port))
+    for caller, var, callee, port in reached:
+        svc = services[names[callee]]
+        if "container_port" not in svc:  # nothing in the file said: the port its callers use is the one
+            svc["container_port"] = port
+            notes[:] = [n for n in notes if not n.startswith(f"{callee}: no port in ports")]
+            notes.append(f"{callee}: container_port = {port} taken from {caller}'s {var} (nothing else in the file "
+                         "gives its port); check it")
+        elif port != svc["container_port"]:
+            notes.append(f"{caller}: {var} reaches {callee} on port {port}, but its container_port is "
+                         f"{svc['container_port']}; set services.{names[callee]}.container_port = {port} if that is "
+                         "the one")
+    for key, edge in edges.items():
+        if edge["url"] == "{host}:{port}" and "protocol" not in edge:
+            notes.append(f"{key}: {edge['env']} is a bare host:port, drafted as a TCP edge; if "
+                         f"{key.split('->')[1]} speaks HTTP there, add protocol = \"http\" (HTTP faults need it)")
     to_declare.append("journeys: the user-visible requests to check, e.g. [journeys.checkout] with service, path, "
                       "the edges it crosses and budget_ms (docs/topology.md)")
     to_declare.append("services.*.command, to run the same system on the local runtime (this draft runs on "
@@ -178,6 +192,11 @@ def _service(svc: str, spec: Mapping[str, Any], env: Mapping[str, str], notes: l
         out["guessed_health"] = True
         notes.append(f"{svc}: no HTTP healthcheck; health = \"/health\" is a guess (or \"tcp\" if it speaks no HTTP)")
     return out
+
+
+def _speaks_http(service: Mapping[str, Any]) -> bool:
+    """Whether the compose file shows the service answering HTTP: an HTTP healthcheck, not a guessed one."""
+    return str(service.get("health", "")).startswith("/") and not service.get("guessed_health")
 
 
 def _container_port(spec: Mapping[str, Any]) -> int | None:
@@ -276,6 +295,8 @@ def _render(name: str, compose_file: str, services: Mapping[str, dict[str, Any]]
         lines.append(f"env = {q(e['env'])}")
         if e["url"] != "http://{host}:{port}":
             lines.append(f"url = {q(e['url'])}")
+        if "protocol" in e:
+            lines.append(f"protocol = {q(e['protocol'])}  # {e['url']} carries HTTP: its callee's healthcheck is HTTP")
         lines.append("")
     lines += ["# [journeys.NAME]: left to declare (service, path, edges, budget_ms; docs/topology.md)", ""]
     return "\n".join(lines)

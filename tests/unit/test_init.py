@@ -37,6 +37,33 @@ def test_the_bundled_compose_file_gives_the_hand_written_topologys_edges():
     assert drafted.journeys == {} and any("journeys" in line for line in d.to_declare)
 
 
+def test_the_example_systems_compose_file_gives_its_hand_written_topologys_edges():
+    d = draft_from_compose(load_compose(ROOT / "examples" / "shop" / "compose.yaml"), compose_file="compose.yaml")
+    written = load_topology(ROOT / "examples" / "shop" / "topology.toml")
+    drafted = loads(d)
+    assert {n: (e.env, e.url, e.protocol) for n, e in drafted.edges.items()} == \
+        {n: (e.env, e.url, e.protocol) for n, e in written.edges.items()}
+    assert {n: s.container_port for n, s in drafted.services.items()} == \
+        {n: s.container_port for n, s in written.services.items()}
+    # db's port is only in orders' DATABASE_URL; said, not silently assumed
+    assert "db: container_port = 5432 taken from orders's DATABASE_URL" in "\n".join(d.not_inferred)
+
+
+def test_a_bare_host_port_is_http_only_when_its_callee_has_an_http_healthcheck():
+    compose = """
+        services:
+          web: {environment: {API_ADDR: "api:9000", CACHE_ADDR: "cache:7000"}}
+          api: {healthcheck: {test: ["CMD", "curl", "-f", "http://localhost:9000/ready"]}}
+          cache: {image: example/cache}
+    """
+    d = draft(compose)
+    assert d.edges["web->api"] == {"env": "API_ADDR", "url": "{host}:{port}", "protocol": "http"}
+    assert "protocol" not in d.edges["web->cache"]
+    assert any(line.startswith("web->cache: CACHE_ADDR is a bare host:port, drafted as a TCP edge")
+               for line in d.not_inferred)
+    assert loads(d).edges["web->api"].is_http and not loads(d).edges["web->cache"].is_http
+
+
 def test_urls_and_host_port_values_become_edges_keeping_the_rest_of_the_value():
     d = draft("""
         services:
