@@ -17,17 +17,19 @@
 #   CASCADE_BASES=official   the official images (docker pulls them: needs a registry)
 #   CASCADE_BASES=local      equivalents made on this machine, no registry needed:
 #                              cascade/base:bookworm        Debian bookworm from mmdebstrap with
-#                                                           python3, python3-venv, redis-server
-#                                                           (also Envoy's base: it needs only glibc)
+#                                                           python3 (pip in /opt/venv), redis-server
+#                                                           (also Envoy's base: it needs only glibc);
+#                                                           `cascade images base`, as users make theirs
 #                              cascade/toxiproxy-base:2.12.0  the toxiproxy-server that
 #                                                           harness.runtime.provision finds or builds
 #   CASCADE_BASES=auto       (default) official if all four are already on this machine, else local
 #
 # Either way the Python wheels are the lock's (requirements.lock, the `image` subset: the versions
-# the host's venv has), downloaded on the host (pip download, hash-checked) into a cache keyed by
-# those pins and the base's Python version, and installed in the image with --no-index --require-hashes. Everything is cached: the base is
-# made only if missing, wheels only when the lock or the base's Python changes, and docker's layer cache does
-# the rest, so a second run with nothing changed takes seconds.
+# the host's venv has), downloaded on the host for the base's own Python (`cascade images wheels`:
+# pip download, hash-checked), and installed in the image with --no-index --require-hashes.
+# Everything is cached: the base is made only if missing, wheels only when the lock or the base's
+# Python changes, and docker's layer cache does the rest, so a second run with nothing changed
+# takes seconds. docs/images.md shows the same for your own services.
 #
 # Environment: CASCADE_CACHE_DIR (default ~/.cache/cascade), CASCADE_PYTHON (a python with pip;
 # default .venv/bin/python), DEBIAN_MIRROR (default: the first Debian mirror this host's apt uses).
@@ -47,14 +49,7 @@ OFFICIAL_REDIS=redis:7
 OFFICIAL_TOXIPROXY=ghcr.io/shopify/toxiproxy:2.12.0
 OFFICIAL_ENVOY=envoyproxy/envoy:v1.40.0
 OFFICIAL_ETCD=gcr.io/etcd-development/etcd:v3.4.23
-BASE_PACKAGES=python3,python3-venv,ca-certificates,redis-server
-# The host's own apt mirror: whatever proxy or mirror this machine is allowed to reach.
-host_mirror() {
-  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
-    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
-  } | grep -vE 'security' | head -n 1 || true  # no sources file is not an error here
-}
-MIRROR=${DEBIAN_MIRROR:-$(host_mirror)}
+BASE_EXTRA=redis-server  # beyond what every local base has (python3 with a venv, ca-certificates)
 CACHE=${CASCADE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}/images
 PY=${CASCADE_PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
@@ -102,28 +97,12 @@ say "bases: $BASES"
 
 # -- local bases ---------------------------------------------------------------------------------
 if [ "$BASES" = local ]; then
-  # The Debian base: remade only when its package list (the label) changes.
-  base_key="bookworm:$BASE_PACKAGES"
-  if [ "$(label_of "$LOCAL_BASE" cascade.base)" != "$base_key" ]; then
-    if ! command -v mmdebstrap >/dev/null; then
-      [ "$(id -u)" = 0 ] || die "mmdebstrap is missing: sudo apt-get install mmdebstrap"
-      say "installing mmdebstrap with apt-get"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
-    fi
-    [ -n "$MIRROR" ] || die "no Debian mirror found in /etc/apt/sources*; set DEBIAN_MIRROR=http://your-mirror/debian"
-    step_start
-    say "making $LOCAL_BASE with mmdebstrap (about a minute, once)"
-    # minbase + no docs, man pages or locales keeps it small; security updates included.
-    mmdebstrap --quiet --variant=minbase --include="$BASE_PACKAGES" \
-      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-      --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      bookworm - "deb $MIRROR bookworm main" "deb ${MIRROR%/debian}/debian-security bookworm-security main" \
-      | docker import --change "LABEL cascade.base=$base_key" \
-          --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-          --change 'CMD ["/bin/bash"]' - "$LOCAL_BASE" >/dev/null
-    step_done "made $LOCAL_BASE"
-  fi
+  # The Debian base (harness/images.py, `cascade images base`, as users make theirs): remade only when
+  # its package list or layout (its label) changes.
+  step_start
+  made=$("$PY" -m harness.cli images base --packages "$BASE_EXTRA" --tag "$LOCAL_BASE" 2>&1 >/dev/null) \
+    || die "could not make $LOCAL_BASE: $made"
+  case "$made" in *"already made"*) ;; *) step_done "made $LOCAL_BASE" ;; esac
 
   # The Toxiproxy base: the provisioned binary at /toxiproxy, like the official image's layout.
   server=$("$PY" -c 'from harness.runtime.provision import find_toxiproxy; print(find_toxiproxy().server)') \
@@ -165,21 +144,16 @@ image_python=$(docker run --rm --entrypoint python3 "$PY_BASE" -c 'import platfo
   || die "$PY_BASE has no python3 to run; the Python image's base must have one"
 requirements=$("$PY" harness/lockfile.py select image --python-version "$image_python" --machine "$march") \
   || die "could not take the image's requirements from requirements.lock (see above)"
-key=$(printf '%s\n%s\n' "$requirements" "$march" | sha256sum | cut -c1-16)
-wheels=$CACHE/wheels-$key
-if [ ! -f "$wheels/.complete" ]; then
-  step_start
-  rm -rf "$wheels" && mkdir -p "$wheels"
-  printf '%s\n' "$requirements" > "$wheels/requirements.txt"
-  "$PY" -m pip download --quiet --disable-pip-version-check --dest "$wheels" --no-deps --require-hashes \
-    --only-binary=:all: --implementation cp --python-version "$image_python" --abi "cp$(echo "$image_python" | cut -d. -f1,2 | tr -d .)" --abi abi3 --abi none \
-    --platform "manylinux_2_28_$march" --platform "manylinux_2_17_$march" --platform "manylinux2014_$march" \
-    --platform any -r "$wheels/requirements.txt"
-  touch "$wheels/.complete"
-  step_done "downloaded $(ls "$wheels"/*.whl | wc -l) locked wheels for Python $image_python into $wheels"
-  # Older wheel sets are stale now.
-  find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$key" -exec rm -rf {} +
-fi
+# The wheels (harness/images.py, `cascade images wheels`): kept while the requirements, the base's
+# Python and the engine's architecture stay the same.
+mkdir -p "$CACHE"
+printf '%s\n' "$requirements" > "$CACHE/image-requirements.txt"
+wheels=$CACHE/wheels
+step_start
+got=$("$PY" -m harness.cli images wheels -r "$CACHE/image-requirements.txt" --image "$PY_BASE" --dest "$wheels" 2>&1 >/dev/null) \
+  || die "could not download the image's wheels: $got"
+case "$got" in *downloaded*) step_done "${got#cascade images: }" ;; esac
+find "$CACHE" -maxdepth 1 -name 'wheels-*' -exec rm -rf {} +  # the per-key folders of earlier versions
 
 # -- the Python image's build context: never the repository (its .venv is huge) -------------------
 ctx=$CACHE/context-python

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -140,12 +141,18 @@ def make_base(extra: Sequence[str] = (), tag: str = "", *, mirror: str = "", run
     key = base_key(packages)
     if _label(tag, run) == key:
         return tag, False
+    if not shutil.which("mmdebstrap") and os.geteuid() == 0:
+        _say("installing mmdebstrap with apt-get")
+        for argv in (["apt-get", "update", "-qq"],
+                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "mmdebstrap"]):
+            run(argv, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     if not shutil.which("mmdebstrap"):
         raise ProvisionError("mmdebstrap is missing; install it (apt-get install mmdebstrap) to make a local base "
                              "image, or use the official bases where a registry is reachable (--bases official)")
-    mirror = mirror or host_mirror()
+    mirror = mirror or os.environ.get("DEBIAN_MIRROR", "") or host_mirror()
     if not mirror:
-        raise ProvisionError("no Debian mirror found in /etc/apt/sources*; pass --mirror http://your-mirror/debian")
+        raise ProvisionError("no Debian mirror found in /etc/apt/sources*; pass --mirror http://your-mirror/debian "
+                             "(or set DEBIAN_MIRROR)")
     _say(f"making {tag} with mmdebstrap from {mirror} ({', '.join(packages)}); about a minute, once")
     strap = subprocess.Popen(mmdebstrap_argv(packages, mirror), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     imp = subprocess.run(
