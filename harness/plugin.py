@@ -4,6 +4,10 @@
     --cascade-runtime local|compose|...                (ini: cascade_runtime, default local; the registered runtimes)
     --cascade-mode resilient|brittle|brittle:k1,k2     (ini: cascade_mode, default resilient)
     --cascade-seed N                                    the run's seed (random if not given)
+    --cascade-shard K/N                                 only the K-th of N disjoint shards of the collected tests,
+                                                        balanced by --cascade-durations (default .test_durations,
+                                                        pytest-split's format) when present, by count otherwise
+    --cascade-store-durations                           merge this run's test durations into that file
 
 The mesh is session-scoped and lazy: loading the plugin or running tests that do not ask for
 `mesh` starts nothing. `mesh` resets it to baseline before each test; `chaos` reverts whatever
@@ -33,6 +37,7 @@ from .judge.evidence import evidence_table
 from .mesh import RUNTIMES, Mesh
 from .modes import Mode, parse_mode
 from .report import Recorder, Recording, Reporter, enabled_reporters
+from .suite.shard import DURATIONS_FILE, Shard, load_durations, parse_shard, split, store_durations
 from .topology import Topology, load_topology
 
 __all__: list[str] = []  # a plugin: pytest finds its hooks and fixtures by name
@@ -52,7 +57,18 @@ class Settings:
     confirm: bool = False  # --cascade-confirm
 
 
+@dataclass
+class Sharding:
+    """--cascade-shard and the durations file; `note` is what the header says of the split."""
+
+    shard: Shard | None
+    durations: Path
+    store: bool
+    note: str = ""
+
+
 SETTINGS = pytest.StashKey[Settings]()
+SHARDING = pytest.StashKey[Sharding]()
 CHAOS = pytest.StashKey[Chaos]()
 MESH = pytest.StashKey[Mesh]()
 RECORDER = pytest.StashKey[Recorder]()  # only when an enabled reporter records (Allure with --alluredir)
@@ -70,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cascade-confirm", action="store_true", default=False,
                     help="rerun a failed scenario once, alone on a new mesh, to classify it: reproducible (failed "
                          "again) or flaky (passed when rerun; still reported as a failure)")
+    group.addoption("--cascade-shard", default=None, metavar="K/N",
+                    help="run only shard K of N (disjoint; together the whole suite), balanced by recorded durations")
+    group.addoption("--cascade-durations", default=None, metavar="PATH",
+                    help=f"durations file for --cascade-shard (default {DURATIONS_FILE} in the rootdir; "
+                         "pytest-split's format)")
+    group.addoption("--cascade-store-durations", action="store_true", default=False,
+                    help="merge this run's test durations into the durations file")
     parser.addini("cascade_topology", "topology TOML (relative to the rootdir)", default="")
     parser.addini("cascade_runtime", f"one of {', '.join(RUNTIMES)}", default="local")
     parser.addini("cascade_mode", "resilient, brittle or brittle:KNOB,...", default="resilient")
@@ -89,6 +112,14 @@ def pytest_configure(config: pytest.Config) -> None:
             mode = parse_mode(config.getoption("--cascade-mode") or config.getini("cascade_mode"), topology.knobs)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    try:
+        shard = parse_shard(config.getoption("--cascade-shard")) if config.getoption("--cascade-shard") else None
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    durations = Path(config.getoption("--cascade-durations") or config.rootpath / DURATIONS_FILE)
+    config.stash[SHARDING] = Sharding(shard, durations, bool(config.getoption("--cascade-store-durations")))
+    if config.stash[SHARDING].store and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(durations), "cascade-durations")
     seed = config.getoption("--cascade-seed")
     if seed is None:  # an xdist worker runs with the controller's seed, the one its header shows
         seed = getattr(config, "workerinput", {}).get("cascade_seed")
@@ -128,10 +159,63 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [line]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -k, -m and every other selection: shard what is left
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "mesh" in getattr(item, "fixturenames", ()):
             item.add_marker("chaos")
+    sharding = config.stash[SHARDING]
+    if sharding.shard is None:
+        return
+    try:
+        durations = load_durations(sharding.durations)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    ids = [item.nodeid for item in items]
+    shards = split(ids, sharding.shard.count, durations)
+    keep = set(shards[sharding.shard.index - 1])
+    known = sum(1 for tid in ids if tid in durations)
+    how = (f"balanced by {sharding.durations.name} ({known} of {len(ids)} durations known)" if known
+           else "by count (no durations recorded)")
+    sharding.note = f"shard {sharding.shard}: {len(keep)} of {len(ids)} tests, {how}"
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["cascade_shard"] = sharding.note
+    dropped = [item for item in items if item.nodeid not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid in keep]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say how the shard was made: with xdist the workers collected, and the first one to finish told."""
+    note = config.stash[SHARDING].note
+    if note:
+        terminalreporter.write_line(f"cascade: {note}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker's shard note (every worker computes the same shard) reaches the controller."""
+    sharding = node.config.stash[SHARDING]
+    sharding.note = sharding.note or getattr(node, "workeroutput", {}).get("cascade_shard", "")
+
+
+class DurationRecorder:
+    """--cascade-store-durations: each test's setup + call + teardown, merged into the durations file at the end.
+
+    Registered on the controller only: with xdist it receives every worker's reports.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.measured: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.measured[report.nodeid] = self.measured.get(report.nodeid, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.measured:
+            store_durations(self.path, self.measured)
 
 
 @pytest.fixture(scope="session")
