@@ -7,7 +7,7 @@
     --cascade-shard K/N                                 only the K-th of N disjoint shards of the collected tests,
                                                         balanced by --cascade-durations (default .test_durations,
                                                         pytest-split's format) when present, by count otherwise
-    --cascade-store-durations                           merge this run's test durations into that file
+    --cascade-store-durations [PATH]                    merge this run's test durations into that file (or PATH)
 
 The mesh is session-scoped and lazy: loading the plugin or running tests that do not ask for
 `mesh` starts nothing. `mesh` resets it to baseline before each test; `chaos` reverts whatever
@@ -63,7 +63,6 @@ class Sharding:
 
     shard: Shard | None
     durations: Path
-    store: bool
     note: str = ""
 
 
@@ -91,8 +90,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cascade-durations", default=None, metavar="PATH",
                     help=f"durations file for --cascade-shard (default {DURATIONS_FILE} in the rootdir; "
                          "pytest-split's format)")
-    group.addoption("--cascade-store-durations", action="store_true", default=False,
-                    help="merge this run's test durations into the durations file")
+    group.addoption("--cascade-store-durations", nargs="?", const="", default=None, metavar="PATH",
+                    help="merge this run's test durations into the durations file, or into PATH (a shard of a CI "
+                         "matrix writes its own, merged afterwards)")
     parser.addini("cascade_topology", "topology TOML (relative to the rootdir)", default="")
     parser.addini("cascade_runtime", f"one of {', '.join(RUNTIMES)}", default="local")
     parser.addini("cascade_mode", "resilient, brittle or brittle:KNOB,...", default="resilient")
@@ -117,9 +117,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     durations = Path(config.getoption("--cascade-durations") or config.rootpath / DURATIONS_FILE)
-    config.stash[SHARDING] = Sharding(shard, durations, bool(config.getoption("--cascade-store-durations")))
-    if config.stash[SHARDING].store and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(DurationRecorder(durations), "cascade-durations")
+    store = config.getoption("--cascade-store-durations")
+    config.stash[SHARDING] = Sharding(shard, durations)
+    if store is not None and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(Path(store) if store else durations), "cascade-durations")
     seed = config.getoption("--cascade-seed")
     if seed is None:  # an xdist worker runs with the controller's seed, the one its header shows
         seed = getattr(config, "workerinput", {}).get("cascade_seed")

@@ -70,11 +70,16 @@ def test_recorded_durations_balance_shards_run_under_xdist(tmp_path):
         junit = tmp_path / f"shard{k}.xml"
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
                             f"--cascade-shard={k}/2", f"--cascade-durations={durations}", f"--junitxml={junit}",
+                            f"--cascade-store-durations=shard{k}.json",
                             "test_work.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "balanced by durations.json (8 of 8 durations known)" in r.stdout
         outputs.append(ran(junit))
-    assert sorted(outputs[0] + outputs[1]) == sorted(ran_all := outputs[0] + outputs[1]) and len(set(ran_all)) == 8
+    assert len(set(outputs[0] + outputs[1])) == 8 and len(outputs[0] + outputs[1]) == 8
+    # each shard stored only what it measured, in its own file (a CI matrix merges them afterwards)
+    for k, ran_k in ((1, outputs[0]), (2, outputs[1])):
+        stored = json.loads((tmp_path / f"shard{k}.json").read_text())
+        assert sorted(stored) == sorted(t.replace("test_work::", "test_work.py::") for t in ran_k)
     # the 300 ms test alone is worth the two 150s: it never shares a shard with both of them
     slow = [s for s in outputs if "test_work::test_work[300]" in s][0]
     assert sum("[150]" in t for t in slow) <= 1
