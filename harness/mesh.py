@@ -69,6 +69,7 @@ class Mesh:
         self.started = False
         self._config_sources: dict[str, ConfigSource] = {}  # [config.NAME] -> its source, built on first use
         self._config_lock = threading.Lock()
+        self._config_lease: Any = None  # the locks on config other meshes on this machine would share
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -77,10 +78,28 @@ class Mesh:
         folder through a symlink is refused first (InvalidTopology), before anything starts."""
         from .config.file import confine
 
+        shared: dict[str, str] = {}  # config that outlives the mesh and every mesh on this machine would share
         for spec in self.topology.config_sources.values():
             if spec.kind == "file" and not (spec.container_path and self.runtime.name != "local"):
-                confine(spec, self.topology.root)
-        self._toxiproxy = self.runtime.start()
+                path = confine(spec, self.topology.root)
+                shared[f"file:{path}"] = f"config source {spec.name!r} (the file {path})"
+            elif spec.kind == "etcd" and "{" not in spec.endpoints:  # an etcd outside the mesh
+                shared[f"etcd:{spec.endpoints}{spec.key}"] = \
+                    f"config source {spec.name!r} (etcd key {spec.key} at {spec.endpoints})"
+        if shared:
+            from .runtime.ports import lease_keys
+
+            held = lease_keys(shared, self.runtime.state_dir / "config-locks")
+            if isinstance(held, str):
+                raise UsageError(
+                    f"{held} is in use by another mesh on this machine: each would see the other's bad config. "
+                    "Run the meshes of this topology one at a time (no pytest -n, cascade explore --workers 1)")
+            self._config_lease = held
+        try:
+            self._toxiproxy = self.runtime.start()
+        except BaseException:
+            self._release_config_lease()
+            raise
         self.started = True
         return self
 
@@ -91,7 +110,15 @@ class Mesh:
                 log.warning("teardown: %s", line)
         finally:
             self.started = False
-            self.runtime.stop()
+            try:
+                self.runtime.stop()
+            finally:
+                self._release_config_lease()
+
+    def _release_config_lease(self) -> None:
+        if self._config_lease is not None:
+            self._config_lease.release()
+            self._config_lease = None
 
     def restore_config(self, *, strict: bool = True) -> list[str]:
         """Every config source a push left changed (a failed revert, an interrupted test) back as it was; what it did.

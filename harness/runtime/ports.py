@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import ProvisionError
 
-__all__ = ["PortLease", "lease_ports"]
+__all__ = ["PortLease", "lease_keys", "lease_ports"]
 
 LOW, HIGH = 20000, 32000
 
@@ -71,6 +71,30 @@ def lease_ports(count: int, lock_dir: Path, *, rng: random.Random | None = None)
         f"could not lease {count} free ports on 127.0.0.1 in {LOW}-{HIGH}; "
         f"stop other meshes (`cascade down`) or free ports in that range"
     )
+
+
+def lease_keys(keys: dict[str, str], lock_dir: Path) -> PortLease | str:
+    """Hold an exclusive lock per key (the same machine-wide resource, e.g. a config file's real path) for one mesh.
+
+    `keys` maps each key to what it is called in a message. All are held, or none: the name of the
+    first one another mesh holds is returned instead of a lease.
+    """
+    import hashlib
+
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lease = PortLease(ports=[])
+    for key, name in sorted(keys.items()):
+        fd = os.open(lock_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            lease.release()
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return name
+            raise
+        lease._fds.append(fd)
+    return lease
 
 
 def _bindable(port: int) -> bool:

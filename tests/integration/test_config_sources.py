@@ -351,3 +351,24 @@ path = "linked/settings.json"
                                               r".json', outside the topology's folder .* allow_outside = true"):
         mesh.start()
     assert not (tmp_path / "state" / "runs").exists()  # nothing was started
+
+
+def test_two_meshes_never_share_a_config_file_the_second_is_refused_before_it_starts(tmp_path):
+    from harness.errors import UsageError
+
+    topology = folder(tmp_path, '''
+[config.quote]
+kind = "file"
+consumers = ["quote"]
+path = "conf/settings.json"
+''')
+    state = tmp_path / "state"  # one machine: the meshes share the state folder, as xdist workers do
+    with Mesh(load_topology(topology), state_dir=state) as first:
+        second = Mesh(load_topology(topology), state_dir=state)
+        with pytest.raises(UsageError, match=r"config source 'quote' \(the file .*conf/settings.json\) is in use by "
+                                             r"another mesh on this machine: each would see the other's bad config"):
+            second.start()
+        assert len(list((state / "runs").iterdir())) == 1  # the second started nothing
+        assert first.journey("quote").verdict == "full"
+    with Mesh(load_topology(topology), state_dir=state) as third:  # released with the first mesh
+        assert third.journey("quote").verdict == "full"
