@@ -64,6 +64,7 @@ BENCHMARKS = (
               ("--runtime", "local", "scenarios/test_bad_config.py"), "suite-local", 420),
     Benchmark("suite-compose", "bench_suite.py", ("--runtime", "compose"),
               ("--runtime", "compose", "scenarios/test_bad_config.py"), "suite-compose", 600),
+    Benchmark("parallel", "bench_parallel.py", (), ("scenarios/test_bad_config.py",), "parallel", 1200),
 )  # fmt: skip
 
 

@@ -112,3 +112,18 @@ def test_start_ticks_of_missing_process_is_none():
     p.wait()
     time.sleep(0.01)
     assert process_start_ticks(p.pid) is None
+
+
+def test_key_leases_are_all_or_none_and_name_the_first_key_held_elsewhere(tmp_path):
+    from harness.runtime.ports import PortLease, lease_keys
+
+    first = lease_keys({"file:/a": "the file /a"}, tmp_path)
+    assert isinstance(first, PortLease)
+    assert lease_keys({"file:/b": "the file /b", "file:/a": "the file /a"}, tmp_path) == "the file /a"
+    other = lease_keys({"file:/b": "the file /b"}, tmp_path)  # /b was not kept by the refused lease
+    assert isinstance(other, PortLease)
+    first.release()
+    again = lease_keys({"file:/a": "the file /a"}, tmp_path)
+    assert isinstance(again, PortLease)
+    again.release()
+    other.release()
