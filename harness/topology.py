@@ -137,6 +137,8 @@ class Journey:
     json: Any = None
     expect_status: tuple[int, ...] = (200,)
     expect_body: str = ""
+    # a regex: an expected answer whose body matches it is degraded (for services that say so in the body)
+    degraded_body: str = ""
     contracts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     description: str = ""
     readback: Readback | None = None
@@ -648,7 +650,7 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
     if not isinstance(j, Mapping):
         raise InvalidTopology(f"{where}: must be a table, got {j!r}")
     _only(j, where, {"service", "method", "path", "headers", "json", "edges", "budget_ms",
-                     "expect_status", "expect_body", "contracts", "description", "readback",
+                     "expect_status", "expect_body", "degraded_body", "contracts", "description", "readback",
                      "allow_leaks", "at_rest"})
     service = _str(j, "service", where)
     if service not in services:
@@ -728,12 +730,23 @@ def _journey(name: str, j: Any, services: Mapping[str, Service], edges: Mapping[
         json=j.get("json"),
         expect_status=tuple(status),
         expect_body=_str(j, "expect_body", where, default=""),
+        degraded_body=_regex(j, "degraded_body", where),
         contracts=contracts,
         description=_str(j, "description", where, default=""),
         readback=readback,
         allow_leaks=allow_leaks,
         at_rest=at_rest,
     )
+
+
+def _regex(t: Mapping[str, Any], key: str, where: str) -> str:
+    pattern = _str(t, key, where, default="")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidTopology(f"{where}.{key}: {pattern!r} is not a regular expression ({exc}); "
+                              "write a Python regular expression, with \\ before any of .^$*+?()[]{}| meant literally") from None
+    return pattern
 
 
 def _check_env_collisions(edges: Mapping[str, Edge], services: Mapping[str, Service]) -> None:
@@ -835,7 +848,8 @@ def _plain(topo: Topology) -> dict[str, Any]:
         "services": {n: vars(s) for n, s in sorted(topo.services.items())},
         "edges": {n: vars(e) for n, e in sorted(topo.edges.items())},
         "journeys": {
-            n: {**{k: v for k, v in vars(j).items() if not (k == "at_rest" and v == "full")},
+            n: {**{k: v for k, v in vars(j).items()
+                   if not (k == "at_rest" and v == "full") and not (k == "degraded_body" and not v)},
                 "contracts": {k: sorted(v) for k, v in j.contracts.items()},
                 "readback": vars(j.readback) if j.readback else None}
             for n, j in sorted(topo.journeys.items())

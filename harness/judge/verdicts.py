@@ -26,6 +26,7 @@ A timeout is `timed_out=True` or an error text containing "timed out" or "timeou
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -164,7 +165,7 @@ def classify(
         timed_out=timed_out or _is_timeout(error),
         leak=_find_leak(text, topology.leak_patterns, journey.expect_body),
         lacks=journey.expect_body if journey.expect_body and journey.expect_body not in text else "",
-        fallbacks=tuple(n.strip() for n in raw_fallbacks.split(",") if n.strip()),
+        fallbacks=tuple(n.strip() for n in raw_fallbacks.split(",") if n.strip()) or _body_fallback(journey, text),
         error=error,
     )
     rule = next(r for r in _RULES if r.applies(facts))
@@ -183,6 +184,14 @@ def classify(
         fallbacks=facts.fallbacks,
         leaked=bool(facts.leak),
     )
+
+
+def _body_fallback(journey: Journey, text: str) -> tuple[str, ...]:
+    """A journey's `degraded_body` match, named by what matched: the service said "degraded" in the body."""
+    if not journey.degraded_body:
+        return ()
+    m = re.search(journey.degraded_body, text)
+    return (f"body {m.group(0)[:60]!r}",) if m else ()
 
 
 def _decode(body: object) -> str:

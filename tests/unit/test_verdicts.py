@@ -227,3 +227,27 @@ def test_severity_orders_verdicts_from_best_to_worst_for_the_user():
     assert sorted(verdicts.SEVERITY, key=verdicts.SEVERITY.get) == order
     assert verdicts.worse("hung", "degraded") and not verdicts.worse("full", "degraded")
     assert not verdicts.worse("degraded", "degraded")
+
+
+def test_a_journeys_degraded_body_pattern_makes_a_body_that_says_so_degraded():
+    topo = Topology.from_dict({
+        "services": {"shop": {}},
+        "journeys": {"browse": {"service": "shop", "path": "/products", "edges": [], "budget_ms": 500,
+                                "expect_body": '"price_cents":1320', "degraded_body": r'"price_cents":\s*null'}},
+    })  # fmt: skip
+    browse = topo.journey("browse")
+    partial = classify(browse, topo, status=200, elapsed_ms=5, body='[{"id":"p1","price_cents": null}]')
+    assert (partial.verdict, partial.fallbacks) == ("degraded", ("body '\"price_cents\": null'",))
+    assert partial.reason == "200 in 5 ms: fallback body '\"price_cents\": null'"
+    assert classify(browse, topo, status=200, elapsed_ms=5, body='[{"price_cents":1320}]').verdict == "full"
+    assert classify(browse, topo, status=200, elapsed_ms=5, body="[]").verdict == "wrong"  # neither
+    assert classify(browse, topo, status=503, elapsed_ms=5, body='"price_cents":null').verdict == "failed_fast"
+    # the degraded header, when the service sends one, is what names the fallbacks
+    assert classify(browse, topo, status=200, elapsed_ms=5, body='"price_cents":null',
+                    headers={"x-cascade-degraded": "cache"}).fallbacks == ("cache",)
+
+
+def test_a_degraded_body_that_is_not_a_regex_is_refused_at_load():
+    with pytest.raises(HarnessError, match=r"journeys.browse.degraded_body: '\(\(' is not a regular expression"):
+        Topology.from_dict({"services": {"shop": {}}, "journeys": {"browse": {
+            "service": "shop", "path": "/", "edges": [], "budget_ms": 500, "degraded_body": "(("}}})
