@@ -311,3 +311,15 @@ def test_the_cli_writes_the_files_and_writes_nothing_on_bad_input(tmp_path, caps
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and named in error and error.startswith("cascade: error: ")
     assert not bad.exists()
+
+
+def test_the_docs_excerpt_is_what_the_bundled_mesh_renders_and_the_readme_links_the_page():
+    page = (ROOT / "docs" / "kubernetes.md").read_text()
+    _, m = render(TOPOLOGIES["bundled"])
+    timeline = next(d for d in m["edges-patch.yaml"] if d["metadata"]["name"] == "timeline")
+    env = {v["name"]: v["value"] for v in timeline["spec"]["template"]["spec"]["containers"][0]["env"]}
+    shown = dict(re.findall(r"- name: (\w+)\n\s+value: (\S+)", page))
+    assert shown and shown == env
+    for edge, upstream in re.findall(r'proxy "([^"]+)": upstream (\S+)', page):
+        assert proxies(m)[edge]["upstream"] == upstream
+    assert "docs/kubernetes.md" in (ROOT / "README.md").read_text()
