@@ -161,7 +161,11 @@ def _base(topology: Topology, plan: _Plan, inputs: K8sInputs, images: Mapping[st
         # Another container of the pod can then SIGSTOP it (Pause), and it is not PID 1 (as `init: true` on compose).
         pod = {"shareProcessNamespace": True, "containers": [container]}
         deployment = _deployment(plan, name, pod, annotations=annotations)
-        filename = f"base/{name}.yaml" if name not in ("kustomization", "namespace") else f"base/{name}-service.yaml"
+        filename = f"base/{name}.yaml"
+        n = 1
+        while filename in files or filename in ("base/kustomization.yaml", "base/namespace.yaml"):
+            n += 1  # a service named like base/'s own files (or like one renamed for that) gets a numbered file
+            filename = f"base/{name}-{n}.yaml"
         files[filename] = [deployment, _service(plan, name, [(port, svc.container_port)])]
     resources = sorted(PurePosixPath(f).name for f in files)
     if plan.ns != "default":

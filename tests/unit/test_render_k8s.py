@@ -323,3 +323,12 @@ def test_the_docs_excerpt_is_what_the_bundled_mesh_renders_and_the_readme_links_
     for edge, upstream in re.findall(r'proxy "([^"]+)": upstream (\S+)', page):
         assert proxies(m)[edge]["upstream"] == upstream
     assert "docs/kubernetes.md" in (ROOT / "README.md").read_text()
+
+
+def test_services_named_like_bases_own_files_get_files_of_their_own():
+    topology = Topology.from_dict({"services": {"kustomization": {}, "kustomization-2": {}, "namespace": {}}})
+    m = k8s_manifests(topology)
+    assert {f for f in m if f.startswith("base/")} == {
+        "base/kustomization.yaml", "base/namespace.yaml", "base/kustomization-2.yaml", "base/kustomization-2-2.yaml",
+        "base/namespace-2.yaml"}
+    assert m["base/kustomization.yaml"][0]["kind"] == "Kustomization"
