@@ -8,6 +8,7 @@ exit status; `HarnessError` is printed in one line (with its fix) and exits 2.
     cascade doctor [--provision] [--json]   what was found: toxiproxy, redis, go, docker
     cascade demo                            the March 2023 outage, brittle then resilient
     cascade images base|wheels|build        your own services' images where no registry is reachable
+    cascade render k8s [--out DIR]          Kubernetes manifests: your services, Toxiproxy on every edge
     cascade up [--topology P] [--mode M]    a mesh that stays up between commands (held in the background)
     cascade status [--json]                 its services, proxies and active faults
     cascade inject EDGE_OR_SERVICE FAULT .. one fault, verified and recorded
@@ -37,7 +38,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, in the order `cascade --help` lists them.
 COMMANDS = (
-    "doctor", "demo", "init", "images",
+    "doctor", "demo", "init", "images", "render",
     "up", "status", "inject", "heal", "down",
     "run", "verify_suite", "soak", "report",
     "explore", "replay",
@@ -50,6 +51,7 @@ EXAMPLES = """examples:
   cascade demo                   reproduce the March 2023 outage and watch it degrade gracefully
   cascade init --compose compose.yaml   draft a topology for your own system from its compose file
   cascade images build --compose compose.yaml   build your services' images, offline if need be
+  cascade render k8s --out k8s   the topology as kustomize manifests (docs/kubernetes.md), then kubectl apply -k k8s
   cascade up                     start the bundled mesh and leave it running; prints its URLs
   cascade inject 'timeline->media' latency ms=2000   slow one edge (then: cascade status, cascade heal)
   cascade down                   revert every fault and stop the mesh

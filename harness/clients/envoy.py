@@ -31,8 +31,8 @@ from typing import Any, Mapping, Sequence
 from ..errors import ProvisionError, VerificationFailed
 
 __all__ = [
-    "ENGINE_OFF", "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "describe_route", "engine_disabled", "find_envoy",
-    "route_config",
+    "ENGINE_OFF", "ENVOY_VERSION", "EdgeListener", "EnvoyEngine", "HttpRule", "bootstrap", "describe_route", "engine_disabled",
+    "envoy_command", "find_envoy", "route_config",
 ]  # fmt: skip
 
 ENVOY_VERSION = "1.40.0"
@@ -387,6 +387,12 @@ def bootstrap(edges: Sequence[EdgeListener], *, admin_port: int, routes_dir: Pat
     }
 
 
+def envoy_command(envoy: str, config: Path | str, admin_port: int) -> list[str]:
+    """The command that starts Envoy on the bootstrap at `config` (pure; the runtimes' and `cascade render k8s`'s)."""
+    return [envoy, "-c", str(config), "--concurrency", "1", "-l", "warning", "--base-id", str(admin_port),
+            "--disable-hot-restart"]
+
+
 class EnvoyEngine:
     """One Envoy process serving a set of HTTP edges; apply() and reset() change an edge's routes, verified."""
 
@@ -434,8 +440,7 @@ class EnvoyEngine:
                                                listen_host=self.listen_host, admin_host=self.admin_host)))
         if self.file_mode is not None:
             config.chmod(self.file_mode)
-        return [envoy or str(find_envoy()), "-c", str(self.served_workdir / "envoy.json"), "--concurrency", "1",
-                "-l", "warning", "--base-id", str(self.admin_port), "--disable-hot-restart"]
+        return envoy_command(envoy or str(find_envoy()), self.served_workdir / "envoy.json", self.admin_port)
 
     def await_ready(self, alive: Any = lambda: True, log: Path | None = None, *,
                     timeout_s: float = READY_TIMEOUT_S) -> None:
