@@ -670,7 +670,7 @@ def _header() -> str:
         return f"compose=none ({str(exc).splitlines()[0]})"
 
 
-@register_runtime("compose", header=_header)  # one compose project per topology at a time: no parallel meshes
+@register_runtime("compose", parallel_meshes=True, header=_header)  # a project per mesh (cascade-<run id>), ephemeral ports
 def make_compose_runtime(topology: Topology, mode: Mode, **kw: Any) -> ComposeRuntime:
     """A ComposeRuntime on the topology's compose file; UsageError if the topology names none."""
     if topology.compose_file is None:
