@@ -327,6 +327,8 @@ class ComposeRuntime(BaseRuntime):
             self._engine.publish = self._publish_engine_file
         self._compose(*up)
         self._read_ports()
+        if remote:
+            self._warn_host_mounts()
 
         client = ToxiproxyClient(self.toxiproxy_url)
         with ThreadPoolExecutor(max_workers=2) as pool:  # Envoy must serve before any proxy forwards to it
@@ -384,6 +386,16 @@ class ComposeRuntime(BaseRuntime):
                                    workdir=workdir, served_workdir=Path(ENVOY_DIR),
                                    listen_host="0.0.0.0", admin_host="0.0.0.0", file_mode=0o644)
         return workdir, self._engine.prepare(envoy="/usr/local/bin/envoy")
+
+    def _warn_host_mounts(self) -> None:
+        """Name each bind mount of the user's services: on a remote engine it shows that host's folder, not ours."""
+        for name, c in sorted(self._containers().items()):
+            for m in c.attrs.get("Mounts") or []:
+                if m.get("Type") == "bind":
+                    said = (f"{name} bind-mounts {m.get('Source')} at {m.get('Destination')}: on the remote engine "
+                            f"at {self.docker_host.url} that is a folder of the engine's host, not of this machine")
+                    self._log(said)
+                    log.warning(said)
 
     def _publish_engine_file(self, relative: str, data: bytes) -> None:
         """A routes file the engine wrote on the host, moved into place in the envoy container (a remote engine)."""
@@ -719,13 +731,18 @@ class ComposeRuntime(BaseRuntime):
 
 
 def _header() -> str:
-    """Which compose ran the suite (it belongs in the suite's log)."""
+    """Which compose ran the suite, and on which engine when DOCKER_HOST names one (it belongs in the suite's log)."""
     from ..errors import HarnessError
 
     try:
-        return f"compose={compose_version(compose_command())}"
+        words = f"compose={compose_version(compose_command())}"
     except HarnessError as exc:
         return f"compose=none ({str(exc).splitlines()[0]})"
+    try:
+        where = docker_host_from_env()
+    except HarnessError as exc:
+        return f"{words}, {exc}"
+    return f"{words}, docker_host={where.url}, ports on {where.address}" if where.url else words
 
 
 @register_runtime("compose", header=_header)  # one compose project per topology at a time: no parallel meshes
