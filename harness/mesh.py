@@ -263,8 +263,8 @@ class Mesh:
         return f"http://{host}:{port}"
 
     def proxy_address(self, edge: str) -> tuple[str, int]:
-        """Where the proxy of `edge` listens (what the caller's env var points at)."""
-        return "127.0.0.1", self.runtime.proxy_ports[self.topology.edge(edge).name]
+        """Where the proxy of `edge` listens (what the caller's env var points at), reached from the harness."""
+        return self.runtime.host, self.runtime.proxy_ports[self.topology.edge(edge).name]
 
     def request(self, service: str, method: str = "GET", path: str = "/", **kw: Any) -> Response:
         """One timed HTTP request straight to `service` (not through a proxy)."""

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import ProvisionError, VerificationFailed
 
@@ -398,13 +398,17 @@ class EnvoyEngine:
 
     def __init__(self, edges: Sequence[EdgeListener], *, admin_port: int, workdir: Path,
                  served_workdir: Path | None = None, admin_url: str | None = None,
-                 listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1", file_mode: int | None = None) -> None:
+                 listen_host: str = "127.0.0.1", admin_host: str = "127.0.0.1", file_mode: int | None = None,
+                 publish: Callable[[str, bytes], None] | None = None) -> None:
         """`workdir`: where this object writes the bootstrap and routes. The other keywords are for an
         Envoy elsewhere (a container): `served_workdir`, where that Envoy sees `workdir` (a mount of
         it); `admin_url`, where its admin API answers the harness (settable later: a published port
         is known only once the container runs); `listen_host`/`admin_host`, what it binds;
         `file_mode`, the mode of every file written (0o644 for an Envoy running as another user;
-        None: the umask decides).
+        None: the umask decides); `publish`, for an Envoy that cannot see `workdir` (a remote
+        engine's container): called with each routes file's path relative to `workdir` and its
+        bytes after it is written there, it must move them into place where Envoy watches
+        (settable later, like `admin_url`).
         """
         self.edges = {e.edge: e for e in edges}
         self.admin_port = admin_port
@@ -414,6 +418,7 @@ class EnvoyEngine:
         self.admin_url = admin_url or f"http://127.0.0.1:{admin_port}"
         self.listen_host, self.admin_host = listen_host, admin_host
         self.file_mode = file_mode
+        self.publish = publish
         self.versions = {e.edge: 0 for e in edges}
         self.rules: dict[str, list[HttpRule]] = {e.edge: [] for e in edges}  # what each edge serves now, in order
         self.proc: subprocess.Popen[bytes] | None = None
@@ -529,12 +534,14 @@ class EnvoyEngine:
 
     def _write(self, e: EdgeListener, rules: Sequence[HttpRule]) -> None:
         self.versions[e.edge] += 1
-        doc = route_config(e, rules, version=self.versions[e.edge])
+        data = json.dumps(route_config(e, rules, version=self.versions[e.edge])).encode()
         tmp = self.routes_dir / f".{e.slug}.json.tmp"  # outside the edge's watched directory
-        tmp.write_text(json.dumps(doc))
+        tmp.write_bytes(data)
         if self.file_mode is not None:
             tmp.chmod(self.file_mode)
         os.replace(tmp, self.routes_dir / e.slug / ROUTES_FILE)  # a move: what the watched directory reacts to
+        if self.publish is not None:
+            self.publish(f"routes/{e.slug}/{ROUTES_FILE}", data)
 
     def _await_version(self, edge: str) -> int:
         self._await_versions([edge])

@@ -55,16 +55,22 @@ class Runtime(Protocol):
     """The run-state file of this mesh (processes, resources, log dir); None until start()."""
     reaped: list[str]
     """What start() cleaned up after dead runners, one line each (shown by the plugin)."""
+    host: str
+    """Where the harness reaches the mesh: every port below, Toxiproxy's API and the HTTP engine's admin API.
+
+    127.0.0.1 for the local runtime and a local Docker engine; a remote engine's address
+    (CASCADE_DOCKER_ADDRESS, else DOCKER_HOST's host) for compose. Known before start().
+    """
     ports: dict[str, int]
-    """Service -> the TCP port on 127.0.0.1 where it listens itself (not through a proxy)."""
+    """Service -> the TCP port on `host` where it listens itself (not through a proxy)."""
     proxy_ports: dict[str, int]
-    """Edge -> the TCP port on 127.0.0.1 where its Toxiproxy proxy listens."""
+    """Edge -> the TCP port on `host` where its Toxiproxy proxy listens."""
     toxiproxy_port: int
-    """The TCP port on 127.0.0.1 of the Toxiproxy API (0 until start())."""
+    """The TCP port on `host` of the Toxiproxy API (0 until start())."""
 
     @property
     def toxiproxy_url(self) -> str:
-        """The base URL of the Toxiproxy API (http://127.0.0.1:<toxiproxy_port>)."""
+        """The base URL of the Toxiproxy API (http://<host>:<toxiproxy_port>)."""
 
     def start(self) -> ToxiproxyClient:
         """Reap dead runs, bring the mesh up until every service is healthy; on failure tear down and re-raise."""

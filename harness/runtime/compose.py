@@ -1,19 +1,25 @@
 """The compose runtime: the user's own compose file, plus a generated override that puts Toxiproxy on every edge.
 
     docker compose -p cascade-<run> -f <user compose file> -f <run dir>/compose.override.yaml up -d
-        override: + a `toxiproxy` service (API and one listener per edge, published on 127.0.0.1)
+        override: + a `toxiproxy` service (API and one listener per edge, published on 127.0.0.1*)
                   + an `envoy` service, the HTTP fault engine, when the topology has HTTP edges
                     (unless CASCADE_HTTP_ENGINE=off): one listener per HTTP edge, its bootstrap and
-                    routes from <run dir>/envoy mounted read-only, its admin API on 127.0.0.1
+                    routes from <run dir>/envoy mounted read-only**, its admin API on 127.0.0.1*
                   + per topology service: each edge's env var -> toxiproxy:<that edge's port>,
                     CASCADE_MODE / CASCADE_BRITTLE / CASCADE_CONFIG_TOKEN, its port published
-                    on 127.0.0.1 (ephemeral), depends_on toxiproxy, restart "no"
+                    on 127.0.0.1* (ephemeral), depends_on toxiproxy, restart "no"
     ─> Toxiproxy's API answers, and Envoy serves every edge's at-rest routes (both awaited at once)
     ─> one /populate call: each proxy listens 0.0.0.0:<port> in the toxiproxy container and
        forwards to <compose_service>:<container_port>, or for an HTTP edge to envoy:<its listener>,
        which forwards to the callee by name
     ─> wait for every service's health in parallel (the topology's check on the published port;
        the Docker health check where the topology says "tcp") ─> up
+
+    * with DOCKER_HOST=tcp://docker:2375 (a remote engine), ports are published on 0.0.0.0 of that
+      engine's host and reached at `docker` (or CASCADE_DOCKER_ADDRESS): docker_host.py
+   ** a remote engine's containers see no host folder: Envoy's bootstrap and routes are a volume of
+      its container instead, filled through the Docker API before it starts (`up --no-start`),
+      every later routes file moved into place there with `docker exec mv` (compose_files.py)
 
 The user's file is never edited. Works with `docker compose` (v2) and `docker-compose` (v1.29),
 detected, or forced with CASCADE_COMPOSE=v1|v2. Process faults go through the Docker SDK
@@ -65,6 +71,8 @@ from .compose_plan import (
     proxy_specs,
 )
 from .base import BaseRuntime, register_runtime, toxiproxy_answers
+from .compose_files import copy_tree, replace_file
+from .docker_host import DockerHost, docker_host_from_env, remote_problems
 from .health import health_error, wait_until_healthy
 
 __all__ = ["ComposeRuntime", "cascade_projects", "make_compose_runtime", "reap_compose_project"]
@@ -85,10 +93,12 @@ log = logging.getLogger("cascade")
 # -- compose, v1 or v2 ------------------------------------------------------------------------
 
 
-def _run_compose(argv: list[str], *, log: Path | None = None, timeout_s: float = COMPOSE_TIMEOUT_S) -> str:
-    """Run one compose command; its stdout, or ProvisionError with the tail of what it said."""
+def _run_compose(argv: list[str], *, log: Path | None = None, timeout_s: float = COMPOSE_TIMEOUT_S,
+                 env: dict[str, str] | None = None) -> str:
+    """Run one compose command (in `env`, default this process's); its stdout, or ProvisionError with what it said."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+                              env=env)
     except subprocess.TimeoutExpired:
         raise ProvisionError(f"`{shlex.join(argv)}` took over {timeout_s:.0f} s; is the Docker engine healthy?") from None
     except OSError as exc:
@@ -102,14 +112,28 @@ def _run_compose(argv: list[str], *, log: Path | None = None, timeout_s: float =
     return done.stdout
 
 
-def _docker_client() -> Any:
+def _docker_env(docker_host: str | None) -> dict[str, str]:
+    """This process's environment with DOCKER_HOST set to `docker_host` ('' removes it: the local socket; None: as is)."""
+    env = dict(os.environ)
+    if docker_host is not None:
+        env.pop("DOCKER_HOST", None)
+        if docker_host:
+            env["DOCKER_HOST"] = docker_host
+    return env
+
+
+def _docker_client(docker_host: str | None = None) -> Any:
+    """A client of the engine DOCKER_HOST names (or `docker_host`, as _docker_env), pinged; ProvisionError if none answers."""
     import docker  # imported here: the local runtime and the unit tests never need it
 
+    env = _docker_env(docker_host)
     try:
-        client = docker.from_env(timeout=30)
+        client = docker.from_env(timeout=30, environment=env)
         client.ping()
     except Exception as exc:  # noqa: BLE001 -- any failure means "no engine"; the message says which
-        raise ProvisionError(f"no Docker engine answers ({exc}); start one with docker/engine.sh") from None
+        where = f"at DOCKER_HOST={env['DOCKER_HOST']}" if env.get("DOCKER_HOST") else "on the local socket"
+        raise ProvisionError(f"no Docker engine answers {where} ({exc}); start one with docker/engine.sh, "
+                             "or point DOCKER_HOST at one that runs") from None
     return client
 
 
@@ -126,13 +150,16 @@ def cascade_projects() -> set[str]:
 def reap_compose_project(resource: dict[str, Any]) -> str | None:
     """`down -v --remove-orphans` the compose project a dead runner left; what was removed, or None.
 
-    Raises ProvisionError when no engine answers: the project may still exist, so its record must
-    be kept (and the failure shown), not forgotten.
+    On the engine the run used (its recorded DOCKER_HOST, whatever this process's is), through the
+    Docker API and compose only. Raises ProvisionError when no engine answers: the project may
+    still exist, so its record must be kept (and the failure shown), not forgotten.
     """
     project = str(resource.get("project", ""))
     if not project.startswith("cascade-"):
         return None  # never touch a project this harness did not name
-    client = _docker_client()
+    recorded = resource.get("docker_host")  # None: a record older than remote engines, made on this env's engine
+    docker_host = None if recorded is None else str(recorded)
+    client = _docker_client(docker_host)
     label = {"label": [f"{_PROJECT_LABEL}={project}"]}
     if not client.containers.list(all=True, filters=label) and not client.networks.list(filters=label):
         return None
@@ -142,12 +169,12 @@ def reap_compose_project(resource: dict[str, Any]) -> str | None:
         argv = [*command, "--ansi", "never", "-p", project, *(a for f in files for a in ("-f", f)),
                 "down", "-v", "--remove-orphans", "-t", "0"]
         try:
-            _run_compose(argv)
-            return f"removed compose project {project}"
+            _run_compose(argv, env=_docker_env(docker_host))
+            return f"removed compose project {project}" + (f" on {docker_host}" if docker_host else "")
         except ProvisionError:
             pass  # fall through to removing by label
     _remove_by_label(client, project)
-    return f"removed compose project {project} (by label)"
+    return f"removed compose project {project} (by label)" + (f" on {docker_host}" if docker_host else "")
 
 
 # Every run reaps what any dead run left, so a local run also cleans up after a dead compose run.
@@ -188,6 +215,15 @@ class ComposeRuntime(BaseRuntime):
     ) -> None:
         self.topology = topology
         self.mode = mode
+        # Where the engine is (DOCKER_HOST) and where its published ports are reached: checked now,
+        # before anything starts, as is what a remote engine cannot do.
+        self.docker_host: DockerHost = docker_host_from_env()
+        self.host = self.docker_host.address
+        if self.docker_host.remote:
+            problems = remote_problems(topology)
+            if problems:
+                raise UsageError(f"the Docker engine at DOCKER_HOST={self.docker_host.url} is remote: "
+                                 + "; ".join(problems))
         self.compose_file = Path(compose_file).resolve()
         self.state_dir = state_dir or default_state_dir()
         self.detached = detached
@@ -210,7 +246,7 @@ class ComposeRuntime(BaseRuntime):
         self.proxy_ports: dict[str, int] = {}
         # Edge -> port of its Envoy listener inside the envoy container (the HTTP edges; fixed at start).
         self.engine_ports: dict[str, int] = {}
-        self.engine_admin_port = 0  # Envoy's admin API published on 127.0.0.1 (0 without the engine)
+        self.engine_admin_port = 0  # Envoy's admin API published on `host` (0 without the engine)
         self._engine: Any = None  # the EnvoyEngine being started; `engine` once it serves every edge
         self._docker: Any = None
         self._ids: dict[str, str] = {}  # compose service -> container id (stable across restarts)
@@ -225,11 +261,11 @@ class ComposeRuntime(BaseRuntime):
 
     @property
     def toxiproxy_url(self) -> str:
-        return f"http://{HOST}:{self.toxiproxy_port}"
+        return f"http://{self.host}:{self.toxiproxy_port}"
 
     def address(self, service: str) -> tuple[str, int]:
-        """Where `service` is published on 127.0.0.1 (not through a proxy); changes when it restarts."""
-        return HOST, self.ports[self.topology.service(service).name]
+        """Where `service` is published, on `host` (not through a proxy); changes when it restarts."""
+        return self.host, self.ports[self.topology.service(service).name]
 
     def logs(self, service: str, lines: int = 30) -> list[str]:
         """The last `lines` lines of the container's log (stdout and stderr), [] if it has none."""
@@ -248,7 +284,7 @@ class ComposeRuntime(BaseRuntime):
         if self._compose_choice is not None:
             env["CASCADE_COMPOSE"] = self._compose_choice
         self.command = compose_command(env)
-        self._docker = _docker_client()
+        self._docker = _docker_client(self.docker_host.url)
 
     def _start(self) -> ToxiproxyClient:
         topo = self.topology
@@ -257,17 +293,22 @@ class ComposeRuntime(BaseRuntime):
         self.override = self.record.dir / "compose.override.yaml"
         self.engine_ports = engine_ports(topo)
         engine_dir, engine_command = self._prepare_engine()
+        remote, bind = self.docker_host.remote, self.docker_host.bind
         # JSON is YAML, so both compose versions read it and no YAML library is needed; the comment
         # at its top says exactly what it changes in the user's file.
-        self.override.write_text(override_header(topo, self.compose_file, engine=self.engine_ports) + json.dumps(
+        self.override.write_text(override_header(topo, self.compose_file, engine=self.engine_ports, bind=bind,
+                                                 engine_in_volume=remote) + json.dumps(
             build_override(topo, self.mode, self.secret, self.container_proxy_ports,
                            toxiproxy_image=self.toxiproxy_image, publish_proxies=self.publish_proxies,
-                           engine=self.engine_ports, engine_dir=engine_dir, engine_command=engine_command,
-                           envoy_image=self.envoy_image), indent=1))
+                           engine=self.engine_ports, engine_dir=None if remote else engine_dir,
+                           engine_command=engine_command, envoy_image=self.envoy_image, bind=bind,
+                           engine_in_volume=remote), indent=1))
+        # The engine it ran on is recorded, so a later run reaps it there whatever its own DOCKER_HOST.
         self.record.add_resource(kind="compose", project=self.project, command=list(self.command),
-                                 files=[str(self.compose_file), str(self.override)])
+                                 files=[str(self.compose_file), str(self.override)], docker_host=self.docker_host.url)
         self._live = True
-        self._log(f"run {self.record.run_id}: compose project {self.project}, override {self.override}")
+        self._log(f"run {self.record.run_id}: compose project {self.project}, override {self.override}"
+                  + (f"; {self.docker_host.describe()}" if self.docker_host.url else ""))
 
         with ThreadPoolExecutor(max_workers=2) as pool:  # two independent checks, each a compose start-up
             declared = pool.submit(self._compose, "config", "--services", files=[self.compose_file])
@@ -278,8 +319,16 @@ class ComposeRuntime(BaseRuntime):
         up = ["up", "-d", "--no-build", "--remove-orphans"]
         if len(self.command) == 2:
             up += ["--pull", "never"]  # v2 only; _check_images already made sure nothing is pulled
+        if remote and engine_dir is not None:
+            # Envoy reads its bootstrap and routes at start: into its volume before it runs.
+            self._compose(*[a for a in up if a != "-d"], "--no-start")
+            copy_tree(self.container(ENVOY_SERVICE), engine_dir, ENVOY_DIR)
+            assert self._engine is not None
+            self._engine.publish = self._publish_engine_file
         self._compose(*up)
         self._read_ports()
+        if remote:
+            self._warn_host_mounts()
 
         client = ToxiproxyClient(self.toxiproxy_url)
         with ThreadPoolExecutor(max_workers=2) as pool:  # Envoy must serve before any proxy forwards to it
@@ -307,7 +356,7 @@ class ComposeRuntime(BaseRuntime):
                     self._compose("down", "-v", "--remove-orphans", "-t", str(STOP_GRACE_S))
                 except ProvisionError as exc:
                     self._log(f"compose down failed, removing project {self.project} by label: {exc}")
-                    _remove_by_label(self._docker or _docker_client(), self.project)
+                    _remove_by_label(self._docker or _docker_client(self.docker_host.url), self.project)
         finally:
             self.engine = self._engine = None
             if self.record is not None:
@@ -338,14 +387,28 @@ class ComposeRuntime(BaseRuntime):
                                    listen_host="0.0.0.0", admin_host="0.0.0.0", file_mode=0o644)
         return workdir, self._engine.prepare(envoy="/usr/local/bin/envoy")
 
+    def _warn_host_mounts(self) -> None:
+        """Name each bind mount of the user's services: on a remote engine it shows that host's folder, not ours."""
+        for name, c in sorted(self._containers().items()):
+            for m in c.attrs.get("Mounts") or []:
+                if m.get("Type") == "bind":
+                    said = (f"{name} bind-mounts {m.get('Source')} at {m.get('Destination')}: on the remote engine "
+                            f"at {self.docker_host.url} that is a folder of the engine's host, not of this machine")
+                    self._log(said)
+                    log.warning(said)
+
+    def _publish_engine_file(self, relative: str, data: bytes) -> None:
+        """A routes file the engine wrote on the host, moved into place in the envoy container (a remote engine)."""
+        replace_file(self.container(ENVOY_SERVICE), f"{ENVOY_DIR}/{relative}", data)
+
     def _await_engine(self) -> None:
         """Until Envoy answers on its published admin port and serves every edge's at-rest routes; then `engine`."""
         engine = self._engine
 
         def ready() -> str:
             if not self.engine_admin_port:  # an exited container publishes nothing: _wait names the exit
-                return f"admin port {ENVOY_ADMIN_PORT} not published on {HOST}"
-            r = http_request(HOST, self.engine_admin_port, "GET", "/ready", timeout_s=0.5)
+                return f"admin port {ENVOY_ADMIN_PORT} not published on {self.docker_host.bind}"
+            r = http_request(self.host, self.engine_admin_port, "GET", "/ready", timeout_s=0.5)
             return "" if r.status == 200 else (r.error or f"HTTP {r.status} from /ready")
 
         self._wait(ENVOY_SERVICE, ready, MIN_START_TIMEOUT_S)
@@ -548,7 +611,7 @@ class ComposeRuntime(BaseRuntime):
                     f"({state.get('Error') or 'no engine error'})" + self._evidence(name))
 
         wait_until_healthy(name, check, timeout_s=timeout_s, died=died, interval_s=0.05, state=state,
-                           where=f"{HOST}:{self.ports.get(name, '?')}", evidence=lambda: self._evidence(name))
+                           where=f"{self.host}:{self.ports.get(name, '?')}", evidence=lambda: self._evidence(name))
 
     def _evidence(self, name: str) -> str:
         """Docker's last health output and the container's log tail, for an error message."""
@@ -572,7 +635,7 @@ class ComposeRuntime(BaseRuntime):
         assert self.override is not None and self.record is not None
         files = files if files is not None else self._compose_files()
         argv = [*self.command, "--ansi", "never", "-p", self.project, *(a for f in files for a in ("-f", str(f))), *args]
-        return _run_compose(argv, log=self._compose_log())
+        return _run_compose(argv, log=self._compose_log(), env=_docker_env(self.docker_host.url))
 
     def _check_services(self, declared: list[str]) -> None:
         if self.engine_ports and ENVOY_SERVICE in declared:
@@ -601,6 +664,12 @@ class ComposeRuntime(BaseRuntime):
                 self._docker.images.get(image)
             except ImageNotFound:
                 missing.append(image)
+        if missing and self.docker_host.remote:
+            raise ProvisionError(
+                f"image {', '.join(missing)} is not on the Docker engine at DOCKER_HOST={self.docker_host.url} and the "
+                "compose runtime never pulls; load it there (docker save IMAGE | docker --host "
+                f"{self.docker_host.url} load), or build or pull it on that engine"
+            )
         if missing:
             raise ProvisionError(
                 f"image {', '.join(missing)} is not on this machine and the compose runtime never pulls; "
@@ -641,9 +710,10 @@ class ComposeRuntime(BaseRuntime):
         """Read every published port back from the engine (they change when a container restarts)."""
         containers = self._containers()
         ports: dict[str, int] = {}
+        bind = self.docker_host.bind
         for name, svc in self.topology.services.items():
             c = containers.get(svc.compose_service)
-            port = _published(c, svc.container_port) if c is not None else None
+            port = _published(c, svc.container_port, bind) if c is not None else None
             if port is not None:
                 ports[name] = port
         tp = containers.get(TOXIPROXY_SERVICE)
@@ -651,23 +721,28 @@ class ComposeRuntime(BaseRuntime):
         with self._lock:
             self.ports.update(ports)
             if ev is not None and self._engine is not None:
-                self.engine_admin_port = _published(ev, ENVOY_ADMIN_PORT) or self.engine_admin_port
-                self._engine.admin_url = f"http://{HOST}:{self.engine_admin_port}"
+                self.engine_admin_port = _published(ev, ENVOY_ADMIN_PORT, bind) or self.engine_admin_port
+                self._engine.admin_url = f"http://{self.host}:{self.engine_admin_port}"
             if tp is not None:
-                self.toxiproxy_port = _published(tp, TOXIPROXY_API_PORT) or self.toxiproxy_port
+                self.toxiproxy_port = _published(tp, TOXIPROXY_API_PORT, bind) or self.toxiproxy_port
                 if self.publish_proxies:
                     self.proxy_ports = {e: p for e, cp in self.container_proxy_ports.items()
-                                        if (p := _published(tp, cp)) is not None}
+                                        if (p := _published(tp, cp, bind)) is not None}
 
 
 def _header() -> str:
-    """Which compose ran the suite (it belongs in the suite's log)."""
+    """Which compose ran the suite, and on which engine when DOCKER_HOST names one (it belongs in the suite's log)."""
     from ..errors import HarnessError
 
     try:
-        return f"compose={compose_version(compose_command())}"
+        words = f"compose={compose_version(compose_command())}"
     except HarnessError as exc:
         return f"compose=none ({str(exc).splitlines()[0]})"
+    try:
+        where = docker_host_from_env()
+    except HarnessError as exc:
+        return f"{words}, {exc}"
+    return f"{words}, docker_host={where.url}, ports on {where.address}" if where.url else words
 
 
 @register_runtime("compose", parallel_meshes=True, header=_header)  # a project per mesh (cascade-<run id>), ephemeral ports
@@ -694,10 +769,11 @@ def _main_process(container: Any) -> list[str]:
     return []
 
 
-def _published(container: Any, port: int) -> int | None:
+def _published(container: Any, port: int, bind: str = HOST) -> int | None:
+    """The host port `port` of `container` is published on at `bind` (the IP the override gave), None if it is not."""
     bindings = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
     for b in bindings:
-        if b.get("HostIp") in (HOST, "") and b.get("HostPort"):
+        if b.get("HostIp") in (bind, "") and b.get("HostPort"):
             return int(b["HostPort"])
     return None
 

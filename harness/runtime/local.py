@@ -86,6 +86,7 @@ class LocalRuntime(BaseRuntime):
     ) -> None:
         self.topology = topology
         self.mode = mode
+        self.host = HOST  # every process and proxy listens on loopback
         self.state_dir = state_dir or default_state_dir()
         self.detached = detached
         self._toxiproxy_bin = toxiproxy
