@@ -178,7 +178,7 @@ def make_base(extra: Sequence[str] = (), tag: str = "", *, mirror: str = "", run
 
 def image_python(image: str, run: Run = _run) -> str:
     """The image's own Python version (X.Y.Z), asked of the image."""
-    r = run(["docker", "run", "--rm", "--entrypoint", "python3", image, "-c",
+    r = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c",
              "import platform; print(platform.python_version())"])
     if r.returncode != 0 or not re.fullmatch(r"\d+\.\d+\.\d+\S*", r.stdout.strip()):
         raise UsageError(f"image {image!r} has no python3 to ask its version of ({r.stderr.strip()[-300:]}); "

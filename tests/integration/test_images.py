@@ -62,7 +62,7 @@ def base_and_python():
 
 def test_the_local_base_has_pip_on_path_in_a_venv(base_and_python):
     tag, python = base_and_python
-    out = subprocess.run(["docker", "run", "--rm", tag, "sh", "-c", "command -v pip; command -v python; pip --version"],
+    out = subprocess.run(["docker", "run", "--rm", "--network", "none", tag, "sh", "-c", "command -v pip; command -v python; pip --version"],
                          capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[:2] == ["/opt/venv/bin/pip", "/opt/venv/bin/python"]
     assert f"(python {'.'.join(python.split('.')[:2])})" in out
@@ -112,7 +112,7 @@ def test_a_service_written_for_python_slim_is_built_on_the_local_base_and_runs(t
         assert main(["images", "build", "--compose", str(tmp_path / "compose.yaml"), "--bases", "local",
                      "--packages", ",".join(EXTRA), "--tag", tag]) == 0
         assert capsys.readouterr().out.splitlines()[-1] == tag
-        out = subprocess.run(["docker", "run", "--rm", image], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", image], capture_output=True, text=True, timeout=60)
         assert (out.returncode, out.stdout) == (0, "hello from the shop\n"), out.stderr
     finally:
         subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
