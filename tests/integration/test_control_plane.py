@@ -159,7 +159,7 @@ BUNDLED = Path(__file__).parents[2] / "services" / "topology.toml"
 def test_a_docker_engine_that_is_not_there_fails_the_compose_start_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine/docker.sock")
     mesh = Mesh(load_topology(BUNDLED), runtime="compose", state_dir=tmp_path / "state")
-    with pytest.raises(ProvisionError, match=r"no Docker engine answers \(.*No such file or directory.*\); start one"):
+    with pytest.raises(ProvisionError, match=r"no Docker engine answers at DOCKER_HOST=unix:///.*no-engine/docker.sock \(.*No such file or directory.*\); start one"):
         mesh.start()
     assert list((tmp_path / "state").glob("runs/*/state.json")) == []  # nothing half-started to reap
 
