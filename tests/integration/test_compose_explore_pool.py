@@ -5,11 +5,17 @@ it by rerunning it (reproducible or flaky: on two cores, two compose meshes slow
 and a rerun is what keeps a slow moment from being reported as a reproducible failure), journals
 it, and leaves no compose project behind. Needs a Docker engine and the images; skipped with the
 reason otherwise, unless CASCADE_REQUIRE_DOCKER=1.
+
+Needs four cores. On two, two compose meshes (about twenty containers and dockerd) starve each
+other before any fault: measured here, the at-rest gate found login and post failing at 503 in
+one worker, and `pytest -n 2` on compose gave 9 wrong verdicts (docs/PERFORMANCE.md). The gate
+refusing is the right verdict there, so this test cannot pass on such a machine.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +33,8 @@ BUNDLED = Path(__file__).parents[2] / "services" / "topology.toml"
 KNOB = "fallbacks"
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 4, reason="two compose meshes need 4 cores: on fewer they starve each "
+                    "other before any fault (docs/PERFORMANCE.md, 'Parallel meshes and shards')")
 def test_two_workers_explore_on_two_compose_projects_and_leave_none(tmp_path, monkeypatch):
     from harness.runtime.compose import cascade_projects
 
