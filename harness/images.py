@@ -309,14 +309,6 @@ def have_image(image: str, run: Run = _run) -> bool:
     return run(["docker", "image", "inspect", image]).returncode == 0
 
 
-def compose_command() -> list[str]:
-    if _run(["docker", "compose", "version"]).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    raise ProvisionError("neither `docker compose` (v2) nor docker-compose (v1) is installed")
-
-
 def build(compose_file: Path, *, bases: str = "auto", packages: Sequence[str] = (), tag: str = "",
           mirror: str = "", run: Run = _run) -> str:
     """Build the compose file's images; returns the base used ('official' or the local base's tag)."""
@@ -325,6 +317,8 @@ def build(compose_file: Path, *, bases: str = "auto", packages: Sequence[str] = 
     plan = plan_build(compose_file)
     if bases == "auto":
         bases = "official" if all(have_image(b, run) for b in plan.official) else "local"
+    from .runtime.compose_plan import compose_command  # the compose runtime's choice: v2, else v1, CASCADE_COMPOSE
+
     argv = [*compose_command(), "-f", str(compose_file), "build", "--quiet"]
     used = "official"
     if bases == "local":

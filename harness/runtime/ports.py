@@ -53,14 +53,9 @@ def lease_ports(count: int, lock_dir: Path, *, rng: random.Random | None = None)
         if len(lease.ports) == count:
             return lease
         port = LOW + (start + i) % span
-        fd = os.open(lock_dir / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                continue
-            raise
+        fd = _try_lock(lock_dir / f"{port}.lock")
+        if fd is None:
+            continue
         if _bindable(port):
             lease.ports.append(port)
             lease._fds.append(fd)
@@ -84,17 +79,29 @@ def lease_keys(keys: dict[str, str], lock_dir: Path) -> PortLease | str:
     lock_dir.mkdir(parents=True, exist_ok=True)
     lease = PortLease(ports=[])
     for key, name in sorted(keys.items()):
-        fd = os.open(lock_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
+            fd = _try_lock(lock_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock")
+        except OSError:
             lease.release()
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return name
             raise
+        if fd is None:
+            lease.release()
+            return name
         lease._fds.append(fd)
     return lease
+
+
+def _try_lock(path: Path) -> int | None:
+    """An open descriptor holding an exclusive flock on `path`, or None when another holder has it."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        raise
+    return fd
 
 
 def _bindable(port: int) -> bool:
