@@ -118,13 +118,14 @@ def draft_from_compose(compose: Mapping[str, Any], *, compose_file: str = "compo
         svc = services[names[callee]]
         if "container_port" not in svc:  # nothing in the file said: the port its callers use is the one
             svc["container_port"] = port
-            notes[:] = [n for n in notes if not n.startswith(f"{callee}: no port in ports")]
             notes.append(f"{callee}: container_port = {port} taken from {caller}'s {var} (nothing else in the file "
                          "gives its port); check it")
         elif port != svc["container_port"]:
             notes.append(f"{caller}: {var} reaches {callee} on port {port}, but its container_port is "
                          f"{svc['container_port']}; set services.{names[callee]}.container_port = {port} if that is "
                          "the one")
+    notes += [f"{svc}: no port in ports, expose, its healthcheck or PORT; container_port left at 8000"
+              for svc in services_raw if "container_port" not in services[names[svc]]]
     for key, edge in edges.items():
         if edge["url"] == "{host}:{port}" and "protocol" not in edge:
             notes.append(f"{key}: {edge['env']} is a bare host:port, drafted as a TCP edge; if "
@@ -179,9 +180,7 @@ def _service(svc: str, spec: Mapping[str, Any], env: Mapping[str, str], notes: l
     datastore = any(word in image.lower() for word in DATASTORE_IMAGES)
     if port is None and datastore:
         port = next((p for word, p in DEFAULT_PORTS.items() if word in image.lower()), None)
-    if port is None:
-        notes.append(f"{svc}: no port in ports, expose, its healthcheck or PORT; container_port left at 8000")
-    else:
+    if port is not None:  # else the edges reaching it may give one (draft_from_compose)
         out["container_port"] = port
     if health_path is not None:
         out["health"] = health_path
